@@ -1,0 +1,53 @@
+# sre.runbooks: the one entry point for people and CI.
+#   make setup   Debian packages (when absent), .venv with the pinned Python deps
+#   make demo    the lab + the Redis drill: fault -> p0-system-down.yml -> verified recovery
+#   make test    setup + lint-free unit and integration tests against the lab's real services
+#   make lint    ruff + ansible-lint (production profile)
+#   make sanity  ansible-test sanity on the built collection
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+APT_PACKAGES := redis-server postgresql rsync
+.PHONY: setup apt demo test lint sanity lab-up lab-down clean
+
+setup: apt $(VENV)/.installed
+
+apt:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	command -v rsync >/dev/null || missing="$$missing rsync"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+demo: setup
+	$(PY) -m lab demo
+
+test: setup
+	$(PY) -m pytest tests
+
+lint: setup
+	$(VENV)/bin/ruff check plugins lab tests bench
+	$(VENV)/bin/ansible-lint --profile production
+
+sanity: setup
+	$(PY) -m lab.sanity
+
+lab-up: setup
+	$(PY) -m lab up
+
+lab-down:
+	$(PY) -m lab down
+
+clean: lab-down
+	rm -rf .lab incidents build

@@ -1,0 +1,56 @@
+"""python -m lab up|down|status|break FAULT|heal FAULT|faults|demo"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lab import faults, services
+from lab.core import Lab, LabError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description="The sre.runbooks lab of real services.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start every lab service (and seed it)")
+    sub.add_parser("down", help="stop every lab service; leaves no process behind")
+    sub.add_parser("status", help="one line per service")
+    sub.add_parser("faults", help="the faults break/heal know")
+    for name in ("break", "heal"):
+        cmd = sub.add_parser(name, help=f"{name} one fault")
+        cmd.add_argument("fault", help="fault name, see 'faults'")
+    demo = sub.add_parser("demo", help="the Redis drill: fault -> plan -> auto remediation -> verified recovery")
+    demo.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
+    args = parser.parse_args(argv)
+    lab = Lab()
+    try:
+        if args.command == "up":
+            services.up(lab)
+            print("\n".join(services.status(lab)))
+            print(f"lab state: {lab.state_file}")
+        elif args.command == "down":
+            services.down(lab)
+            print("lab down")
+        elif args.command == "status":
+            print("\n".join(services.status(lab)))
+            active = lab.load().get("faults") or []
+            print("faults: " + (", ".join(active) if active else "none"))
+        elif args.command == "faults":
+            for name, (description, _, _) in sorted(faults.FAULTS.items()):
+                print(f"{name:22} {description}")
+        elif args.command == "break":
+            print(f"broken: {args.fault}: {faults.inject(lab, args.fault)}")
+        elif args.command == "heal":
+            faults.heal(lab, args.fault)
+            print(f"healed: {args.fault}")
+        elif args.command == "demo":
+            from lab import demo
+            return demo.run(lab, keep=args.keep)
+    except LabError as exc:
+        print(f"lab {args.command}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

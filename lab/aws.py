@@ -1,0 +1,269 @@
+"""The lab's AWS estate: moto in server mode, seeded with the pynomaly stack.
+
+moto is the stand-in for AWS. It runs as its own process on loopback and is
+reached only over HTTP through ``endpoint_url``, as the modules reach AWS.
+The estate follows the EC2/RDS system-down runbook: VPC 10.20.0.0/16 with
+subnets in us-east-1a/b, a network ACL, security group ``pynomaly-app``;
+ALB ``pynomaly-alb`` -> target group ``pynomaly-tg`` (HTTP 8000, /health)
+whose targets are the three instances of ASG ``pynomaly-asg`` (2..6, 3);
+Aurora PostgreSQL ``pynomaly-cluster`` (writer ``pynomaly-db-1``, reader
+``pynomaly-db-2``); zone ``pynomaly.internal.`` with weighted records for
+``api.pynomaly.internal.`` (primary 100, secondary 0); the ALB and
+application log groups, the latter with recent lines incl. errors.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+
+from .core import Lab, LabError, free_port, wait_until
+
+SERVICE = "pynomaly"
+REGION = "us-east-1"
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+VPC_CIDR = "10.20.0.0/16"
+SUBNETS = (("10.20.1.0/24", "us-east-1a"), ("10.20.2.0/24", "us-east-1b"))
+ZONE_NAME = "pynomaly.internal."
+RECORD_NAME = "api.pynomaly.internal."
+WEIGHTED_RECORDS = (("primary", 100, "10.20.1.10"), ("secondary", 0, "10.30.1.10"))
+APP_LOG_GROUP = "/var/log/pynomaly/application"
+ALB_LOG_GROUP = "/aws/applicationloadbalancer/pynomaly-alb"
+APP_LOG_LINES = (
+    "INFO uvicorn: Started server process [4121]",
+    "INFO uvicorn: Application startup complete",
+    "INFO api: GET /health 200 2ms",
+    "INFO api: POST /api/v1/detect 200 184ms",
+    "INFO db: pool size=20 in_use=7",
+    "INFO api: GET /api/v1/models 200 31ms",
+    "ERROR db: could not connect to pynomaly-cluster:5432: connection refused",
+    "INFO api: GET /health 200 3ms",
+    "ERROR cache: redis 10.20.1.30:6379: connection refused",
+    "INFO api: POST /api/v1/detect 200 201ms",
+    "ERROR db: could not connect to pynomaly-cluster:5432: connection refused",
+    "INFO worker: job 8812 finished in 4.2s",
+)
+
+
+def client(info: dict, service: str):
+    """A boto3 client for one AWS service of the lab's moto."""
+    return boto3.client(
+        service,
+        endpoint_url=info["endpoint_url"],
+        region_name=info["region"],
+        aws_access_key_id=info["access_key"],
+        aws_secret_access_key=info["secret_key"],
+    )
+
+
+def up(lab: Lab) -> dict:
+    """Start moto, seed the estate, return where it is and what it holds."""
+    port = free_port()
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    lab.spawn("moto", argv)
+    info = {
+        "endpoint_url": f"http://127.0.0.1:{port}",
+        "region": REGION,
+        "access_key": ACCESS_KEY,
+        "secret_key": SECRET_KEY,
+    }
+    try:
+        _wait_for_moto(lab, info["endpoint_url"])
+        for seed in (_seed_network, _seed_load_balancer, _seed_compute,
+                     _seed_database, _seed_dns, _seed_logs):
+            info.update(seed(info))
+    except Exception:
+        lab.stop("moto")  # a half-seeded estate is no estate
+        raise
+    return info
+
+
+def down(lab: Lab) -> None:
+    lab.stop("moto")
+
+
+def status(lab: Lab) -> str:
+    if not lab.alive("moto"):
+        return "moto down"
+    endpoint = lab.service("aws").get("endpoint_url")
+    return f"moto up at {endpoint}" if endpoint else f"moto up (pid {lab.pid('moto')})"
+
+
+def _wait_for_moto(lab: Lab, endpoint: str) -> None:
+    def answers() -> bool:
+        if not lab.alive("moto"):
+            raise LabError(f"moto exited while starting:\n{lab.log_tail('moto')}")
+        try:
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
+                return True
+        except (urllib.error.URLError, OSError):
+            return False
+
+    wait_until(answers, timeout=30, what=f"moto at {endpoint}", interval=0.2)
+
+
+def _tags(**tags: str) -> list[dict]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def _seed_network(info: dict) -> dict:
+    ec2 = client(info, "ec2")
+    vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR)["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[vpc_id], Tags=_tags(Name=f"{SERVICE}-vpc", Service=SERVICE))
+    subnet_ids = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in SUBNETS
+    ]
+    sg_id = ec2.create_security_group(
+        GroupName=f"{SERVICE}-app", Description="pynomaly application servers", VpcId=vpc_id
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg_id, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": cidr}]}
+        for port, cidr in ((8000, VPC_CIDR), (443, "0.0.0.0/0"))
+    ])
+    acl_id = ec2.create_network_acl(VpcId=vpc_id)["NetworkAcl"]["NetworkAclId"]
+    for egress in (False, True):
+        ec2.create_network_acl_entry(NetworkAclId=acl_id, RuleNumber=100, Protocol="-1",
+                                     RuleAction="allow", Egress=egress, CidrBlock="0.0.0.0/0")
+    # New subnets start on the VPC's default ACL; move them to pynomaly's.
+    default_acls = ec2.describe_network_acls(Filters=[
+        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default", "Values": ["true"]},
+    ])["NetworkAcls"]
+    for assoc in default_acls[0]["Associations"]:
+        if assoc["SubnetId"] in subnet_ids:
+            ec2.replace_network_acl_association(
+                AssociationId=assoc["NetworkAclAssociationId"], NetworkAclId=acl_id)
+    return {"vpc_id": vpc_id, "subnet_ids": subnet_ids,
+            "security_group_id": sg_id, "network_acl_id": acl_id}
+
+
+def _seed_load_balancer(info: dict) -> dict:
+    elb = client(info, "elbv2")
+    lb = elb.create_load_balancer(
+        Name=f"{SERVICE}-alb", Type="application", Scheme="internet-facing",
+        Subnets=info["subnet_ids"], SecurityGroups=[info["security_group_id"]],
+        Tags=_tags(Service=SERVICE),
+    )["LoadBalancers"][0]
+    tg = elb.create_target_group(
+        Name=f"{SERVICE}-tg", Protocol="HTTP", Port=8000, VpcId=info["vpc_id"],
+        TargetType="instance", HealthCheckProtocol="HTTP", HealthCheckPath="/health",
+    )["TargetGroups"][0]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
+    )["Listeners"][0]
+    return {
+        "load_balancer_arn": lb["LoadBalancerArn"], "load_balancer_name": lb["LoadBalancerName"],
+        "target_group_arn": tg["TargetGroupArn"], "target_group_name": tg["TargetGroupName"],
+        "listener_arn": listener["ListenerArn"],
+    }
+
+
+def _seed_compute(info: dict) -> dict:
+    """The application servers are the Auto Scaling group's instances.
+
+    The group registers its instances in the target group, so scaling out
+    adds targets. Where moto differs from AWS: it starts every instance in
+    the group's first subnet (us-east-1a); it never probes /health, so a
+    registered target is "healthy" unless its instance is stopped ("unused")
+    and never turns "unhealthy" by itself; scale-in leaves the removed
+    instances registered.
+    """
+    ec2 = client(info, "ec2")
+    images = ec2.describe_images(Owners=["amazon"])["Images"]
+    image_id = min((image["ImageId"] for image in images), default=None)
+    if image_id is None:
+        raise LabError("moto lists no Amazon AMI; is MOTO_EC2_LOAD_DEFAULT_AMIS set to false?")
+    template_id = ec2.create_launch_template(
+        LaunchTemplateName=f"{SERVICE}-app",
+        LaunchTemplateData={"ImageId": image_id, "InstanceType": "t3.small",
+                            "SecurityGroupIds": [info["security_group_id"]]},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    autoscaling = client(info, "autoscaling")
+    asg_name = f"{SERVICE}-asg"
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=asg_name, MinSize=2, MaxSize=6, DesiredCapacity=3,
+        LaunchTemplate={"LaunchTemplateId": template_id, "Version": "$Latest"},
+        VPCZoneIdentifier=",".join(info["subnet_ids"]), TargetGroupARNs=[info["target_group_arn"]],
+        HealthCheckType="ELB", HealthCheckGracePeriod=120,
+        Tags=[{"Key": "Service", "Value": SERVICE, "PropagateAtLaunch": True}],
+    )
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg_name])
+    instance_ids = sorted(i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"])
+    for number, instance_id in enumerate(instance_ids, start=1):
+        ec2.create_tags(Resources=[instance_id], Tags=_tags(Name=f"{SERVICE}-app-{number}"))
+    ec2.get_waiter("instance_running").wait(
+        InstanceIds=instance_ids, WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+    return {"instance_ids": instance_ids, "asg_name": asg_name, "launch_template_id": template_id}
+
+
+def _seed_database(info: dict) -> dict:
+    rds = client(info, "rds")
+    cluster_id = f"{SERVICE}-cluster"
+    rds.create_db_subnet_group(DBSubnetGroupName=f"{SERVICE}-db", SubnetIds=info["subnet_ids"],
+                               DBSubnetGroupDescription="pynomaly database")
+    rds.create_db_cluster(
+        DBClusterIdentifier=cluster_id, Engine="aurora-postgresql", EngineVersion="15.4",
+        MasterUsername=SERVICE, MasterUserPassword="lab-only-password",
+        DatabaseName=f"{SERVICE}_prod", DBSubnetGroupName=f"{SERVICE}-db",
+        VpcSecurityGroupIds=[info["security_group_id"]],
+    )
+    # The first instance created in a cluster becomes its writer, as in AWS.
+    # moto's failover_db_cluster swaps the roles at once: no "failing-over"
+    # status, no outage window, and no replica lag metric to guard on.
+    for number, zone in ((1, "us-east-1a"), (2, "us-east-1b")):
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"{SERVICE}-db-{number}", DBClusterIdentifier=cluster_id,
+            Engine="aurora-postgresql", DBInstanceClass="db.r6g.large", AvailabilityZone=zone,
+        )
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    members = cluster["DBClusterMembers"]
+    writers = [m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"]]
+    readers = [m["DBInstanceIdentifier"] for m in members if not m["IsClusterWriter"]]
+    if len(writers) != 1 or len(readers) != 1:
+        raise LabError(f"{cluster_id} should have one writer and one reader: {members}")
+    return {"rds_cluster_id": cluster_id, "rds_writer_id": writers[0], "rds_reader_id": readers[0]}
+
+
+def _seed_dns(info: dict) -> dict:
+    route53 = client(info, "route53")
+    zone_id = route53.create_hosted_zone(
+        Name=ZONE_NAME, CallerReference=f"{SERVICE}-zone",
+        HostedZoneConfig={"Comment": "pynomaly internal endpoints", "PrivateZone": True},
+        VPC={"VPCRegion": REGION, "VPCId": info["vpc_id"]},
+    )["HostedZone"]["Id"].split("/")[-1]
+    changes = []
+    for identifier, weight, address in WEIGHTED_RECORDS:
+        # moto never probes health checks: get_health_check_status always
+        # reports success, whatever the address answers.
+        check_id = route53.create_health_check(
+            CallerReference=f"{SERVICE}-api-{identifier}",
+            HealthCheckConfig={"IPAddress": address, "Port": 8000, "Type": "HTTP",
+                               "ResourcePath": "/health", "RequestInterval": 10,
+                               "FailureThreshold": 3},
+        )["HealthCheck"]["Id"]
+        changes.append({"Action": "CREATE", "ResourceRecordSet": {
+            "Name": RECORD_NAME, "Type": "A", "SetIdentifier": identifier, "Weight": weight,
+            "TTL": 60, "ResourceRecords": [{"Value": address}], "HealthCheckId": check_id,
+        }})
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    return {"hosted_zone_id": zone_id, "zone_name": ZONE_NAME, "record_name": RECORD_NAME}
+
+
+def _seed_logs(info: dict) -> dict:
+    logs = client(info, "logs")
+    for group in (ALB_LOG_GROUP, APP_LOG_GROUP):
+        logs.create_log_group(logGroupName=group, tags={"Service": SERVICE})
+    stream = f"{SERVICE}-app-1"
+    logs.create_log_stream(logGroupName=APP_LOG_GROUP, logStreamName=stream)
+    start_ms = int(time.time() * 1000) - 5000 * len(APP_LOG_LINES)
+    events = [{"timestamp": start_ms + 5000 * n, "message": line}
+              for n, line in enumerate(APP_LOG_LINES)]
+    logs.put_log_events(logGroupName=APP_LOG_GROUP, logStreamName=stream, logEvents=events)
+    return {"log_group_name": APP_LOG_GROUP, "alb_log_group_name": ALB_LOG_GROUP,
+            "log_stream_name": stream}

@@ -1,0 +1,179 @@
+"""The lab's demo application: a small 'pynomaly' API that really uses PostgreSQL and Redis.
+
+    python -m lab.demo_app --port P --config <lab>/app/config.json
+
+- ``GET /health``: 200 when PostgreSQL answers and a Redis master is found and
+  holds the application keys; 503 naming the failing dependency otherwise.
+  Like a Sentinel-aware client it looks for the current master among all
+  configured Redis nodes, so it recovers by itself after a promotion.
+- ``GET /api/detections``: rows from PostgreSQL, cached in Redis.
+- ``GET /metrics``: Prometheus text (requests by code, dependency up gauges).
+
+Fault switches (written by ``lab break``): the file named ``fault_file`` in the
+config holds ``5xx`` (every request answers 500) or ``slow`` (every request
+waits ``slow_seconds`` first); empty or absent means healthy. ``app-down`` is
+not a switch: the lab stops this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import psycopg2
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+COUNTS: Counter = Counter()
+LOCK = threading.Lock()
+
+
+def load_config(path: str) -> dict:
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def current_fault(config: dict) -> str:
+    try:
+        with open(config["fault_file"]) as handle:
+            return handle.read().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def check_postgres(config: dict) -> str | None:
+    pg = config["postgres"]
+    try:
+        conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"],
+                                dbname=pg["database"], connect_timeout=2, application_name="pynomaly")
+    except psycopg2.Error as exc:
+        return f"postgres: {str(exc).strip().splitlines()[0]}"
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+    finally:
+        conn.close()
+    return None
+
+
+def find_master(config: dict) -> redis.Redis | None:
+    for node in config["redis"]["nodes"]:
+        client = redis.Redis(host=node["host"], port=node["port"], password=config["redis"]["password"],
+                             socket_timeout=1, socket_connect_timeout=0.5, decode_responses=True, retry=Retry(NoBackoff(), 0))
+        try:
+            if client.info("replication")["role"] == "master":
+                return client
+        except redis.RedisError:
+            continue
+    return None
+
+
+def check_redis(config: dict) -> str | None:
+    master = find_master(config)
+    if master is None:
+        return "redis: no node answers as master"
+    try:
+        missing = [key for key, value in zip(config["redis"]["keys"], master.mget(config["redis"]["keys"]))
+                   if value is None]
+    except redis.RedisError as exc:
+        return f"redis: {exc}"
+    return f"redis: keys missing on the master: {', '.join(missing)}" if missing else None
+
+
+def health(config: dict) -> tuple[int, dict]:
+    problems = [p for p in (check_postgres(config), check_redis(config)) if p]
+    body = {"status": "ok" if not problems else "unavailable", "problems": problems,
+            "checks": {"postgres": "ok", "redis": "ok"}}
+    for problem in problems:
+        body["checks"][problem.split(":", 1)[0]] = problem.split(": ", 1)[1]
+    return (200 if not problems else 503), body
+
+
+def detections(config: dict) -> tuple[int, dict]:
+    master = find_master(config)
+    if master is not None:
+        cached = master.get("pynomaly:cache:detections")
+        if cached:
+            return 200, {"source": "cache", "detections": json.loads(cached)}
+    pg = config["postgres"]
+    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"],
+                            dbname=pg["database"], connect_timeout=2, application_name="pynomaly")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT dataset, score FROM detections ORDER BY id")
+            rows = [{"dataset": d, "score": s} for d, s in cur.fetchall()]
+    finally:
+        conn.close()
+    if master is not None:
+        master.set("pynomaly:cache:detections", json.dumps(rows), ex=30)
+    return 200, {"source": "database", "detections": rows}
+
+
+def metrics(config: dict) -> str:
+    lines = ["# TYPE pynomaly_http_requests_total counter"]
+    with LOCK:
+        for (path, code), count in sorted(COUNTS.items()):
+            lines.append(f'pynomaly_http_requests_total{{path="{path}",code="{code}"}} {count}')
+    lines.append("# TYPE pynomaly_dependency_up gauge")
+    lines.append(f'pynomaly_dependency_up{{dependency="postgres"}} {0 if check_postgres(config) else 1}')
+    lines.append(f'pynomaly_dependency_up{{dependency="redis"}} {0 if check_redis(config) else 1}')
+    return "\n".join(lines) + "\n"
+
+
+class Handler(BaseHTTPRequestHandler):
+    config: dict = {}
+    server_version = "pynomaly-demo"
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        fault = current_fault(self.config)
+        if fault == "slow":
+            time.sleep(float(self.config.get("slow_seconds", 3)))
+        path = self.path.split("?", 1)[0]
+        if fault == "5xx":
+            code, body = 500, {"status": "error", "problems": ["internal server error"]}
+        elif path == "/health":
+            code, body = health(self.config)
+        elif path == "/api/detections":
+            try:
+                code, body = detections(self.config)
+            except (psycopg2.Error, redis.RedisError) as exc:
+                code, body = 503, {"status": "unavailable", "problems": [str(exc).splitlines()[0]]}
+        elif path == "/metrics":
+            self._send(200, metrics(self.config).encode(), "text/plain; version=0.0.4")
+            return
+        else:
+            code, body = 404, {"status": "not found"}
+        with LOCK:
+            COUNTS[(path, code)] += 1
+        self._send(code, json.dumps(body).encode(), "application/json")
+
+    def _send(self, code: int, payload: bytes, content_type: str) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, fmt, *args):
+        print(f"{self.address_string()} {fmt % args}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args()
+    Handler.config = load_config(args.config)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    print(f"pynomaly demo listening on 127.0.0.1:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Faults the lab can inject and undo, one at a time, so a run shows detection,
+diagnosis, remediation and recovery against real services."""
+
+from __future__ import annotations
+
+from lab import app, redis_pair
+from lab.core import Lab, LabError
+
+
+def _break_app_down(lab: Lab) -> None:
+    app.down(lab)
+
+
+def _heal_app_down(lab: Lab) -> None:
+    if not lab.alive("app"):
+        app.start(lab, lab.service("app")["port"])
+
+
+def _break_app_5xx(lab: Lab) -> None:
+    app.fault_file(lab).write_text("5xx")
+
+
+def _break_app_slow(lab: Lab) -> None:
+    app.fault_file(lab).write_text("slow")
+
+
+def _heal_app_switch(lab: Lab) -> None:
+    app.fault_file(lab).write_text("")
+
+
+def _break_redis_primary(lab: Lab) -> None:
+    info = lab.service("redis")
+    port = redis_pair.master_port(info)
+    if port is None:
+        raise LabError("no Redis node answers as master: nothing to take down")
+    name = next(n["name"] for n in info["nodes"] if n["port"] == port)
+    lab.stop(name)
+    state = lab.load()
+    state.setdefault("stopped_redis", []).append(name)
+    lab.save(state)
+
+
+def _heal_redis_primary(lab: Lab) -> None:
+    state = lab.load()
+    for name in state.pop("stopped_redis", []):
+        if not lab.alive(name):
+            redis_pair.restart_as_replica(lab, name)
+    lab.save(state)
+
+
+FAULTS = {
+    "app-down": ("the demo application process is stopped", _break_app_down, _heal_app_down),
+    "app-5xx": ("the demo application answers 500 to every request", _break_app_5xx, _heal_app_switch),
+    "app-slow": ("the demo application answers every request 3 s late", _break_app_slow, _heal_app_switch),
+    "redis-primary-down": ("the Redis master is stopped; the replica keeps the data",
+                           _break_redis_primary, _heal_redis_primary),
+}
+
+
+def inject(lab: Lab, name: str) -> str:
+    description, do_break, _ = _lookup(name)
+    do_break(lab)
+    state = lab.load()
+    if name not in state.setdefault("faults", []):
+        state["faults"].append(name)
+    lab.save(state)
+    return description
+
+
+def heal(lab: Lab, name: str) -> None:
+    _, _, do_heal = _lookup(name)
+    do_heal(lab)
+    state = lab.load()
+    state["faults"] = [f for f in state.get("faults", []) if f != name]
+    lab.save(state)
+
+
+def _lookup(name: str):
+    if name not in FAULTS:
+        raise LabError(f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}")
+    return FAULTS[name]

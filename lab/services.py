@@ -1,0 +1,42 @@
+"""Start, stop and describe the whole lab, in dependency order."""
+
+from __future__ import annotations
+
+from lab import app, aws, k8s, postgres, redis_pair
+from lab.core import Lab, LabError
+
+
+def up(lab: Lab) -> dict:
+    """Start every service that is not running yet; stop what was started if one fails."""
+    state = lab.load()
+    if state["services"].get("app") and lab.alive("app"):
+        return state
+    try:
+        lab.set_service("postgres", postgres.up(lab))
+        lab.set_service("redis", redis_pair.up(lab))
+        lab.set_service("aws", aws.up(lab))
+        lab.set_service("k8s", k8s.up(lab))
+        lab.set_service("app", app.up(lab, lab.service("postgres"), lab.service("redis")))
+    except (LabError, OSError) as exc:
+        down(lab)
+        raise LabError(f"lab up failed and was undone: {exc}") from exc
+    return lab.load()
+
+
+def down(lab: Lab) -> None:
+    errors = []
+    for stop in (app.down, k8s.down, aws.down, redis_pair.down, postgres.down):
+        try:
+            stop(lab)
+        except (LabError, OSError) as exc:
+            errors.append(str(exc))
+    state = lab.load()
+    state["services"], state["faults"] = {}, []
+    state.pop("stopped_redis", None)
+    lab.save(state)
+    if errors:
+        raise LabError("; ".join(errors))
+
+
+def status(lab: Lab) -> list[str]:
+    return [module.status(lab) for module in (postgres, redis_pair, aws, k8s, app)]
