@@ -8,7 +8,10 @@ the role ``pynomaly`` (password auth), and the lab's own superuser ``srelab``.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import psycopg2
 
@@ -27,9 +30,22 @@ def _run(argv: list[str], user: str | None, what: str) -> None:
         raise LabError(f"{what} failed: {(done.stderr or done.stdout).strip()[-500:]}")
 
 
+def _cluster_dir(lab: Lab, user: str | None) -> Path:
+    """Where the cluster lives. Run as another account, it gets a directory of its own under the
+    system temp dir (the lab directory may sit below one that account cannot enter)."""
+    if user is None:
+        return lab.path("postgres")
+    recorded = lab.service("postgres").get("cluster_dir")
+    if recorded and Path(recorded).exists():
+        return Path(recorded)
+    base = Path(tempfile.mkdtemp(prefix="sre-lab-postgres-"))
+    base.chmod(0o755)
+    return base
+
+
 def up(lab: Lab) -> dict:
     user = unprivileged_user()
-    base = lab.path("postgres")
+    base = _cluster_dir(lab, user)
     data = base / "data"
     port = free_port()
     if not (data / "PG_VERSION").exists():
@@ -50,7 +66,7 @@ def up(lab: Lab) -> dict:
     _run([require_binary("pg_ctl", HINT), "-D", str(data), "-l", str(base / "server.log"),
           "-o", f"-p {port}", "-w", "-t", "30", "start"], user, "pg_ctl start")
     info = {"host": "127.0.0.1", "port": port, "database": APP_DB, "user": APP_USER,
-            "password": APP_PASSWORD, "admin_user": ADMIN_USER, "data_dir": str(data)}
+            "password": APP_PASSWORD, "admin_user": ADMIN_USER, "data_dir": str(data), "cluster_dir": str(base)}
     wait_until(lambda: _ping(info), 15, "PostgreSQL to accept connections")
     _seed(info)
     return info
@@ -96,13 +112,17 @@ def _seed(info: dict) -> None:
 
 
 def down(lab: Lab) -> None:
-    data = lab.root / "postgres" / "data"
-    if not (data / "postmaster.pid").exists():
+    info = lab.service("postgres")
+    if not info:
         return
-    done = subprocess.run(as_user([require_binary("pg_ctl", HINT), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                                  unprivileged_user()), capture_output=True, text=True, check=False)
-    if done.returncode != 0 and (data / "postmaster.pid").exists():
-        raise LabError(f"pg_ctl stop failed: {done.stderr.strip()[-300:]}")
+    data = Path(info["data_dir"])
+    if (data / "postmaster.pid").exists():
+        done = subprocess.run(as_user([require_binary("pg_ctl", HINT), "-D", str(data), "-m", "immediate", "-w",
+                                       "stop"], unprivileged_user()), capture_output=True, text=True, check=False)
+        if done.returncode != 0 and (data / "postmaster.pid").exists():
+            raise LabError(f"pg_ctl stop failed: {done.stderr.strip()[-300:]}")
+    if Path(info["cluster_dir"]).resolve() != (lab.root / "postgres").resolve():
+        shutil.rmtree(info["cluster_dir"], ignore_errors=True)
 
 
 def status(lab: Lab) -> str:
