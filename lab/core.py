@@ -130,19 +130,18 @@ class Lab:
         """Start a long-running process detached from us; remember its pid."""
         if self.alive(name):
             raise LabError(f"{name} is already running (pid {self.pid(name)})")
-        log = open(self.logfile(name), "ab")
         full_env = dict(os.environ)
         full_env.update(env or {})
-        proc = subprocess.Popen(
-            as_user(argv, user),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=full_env,
-            cwd=str(self.root),
-            start_new_session=True,
-        )
-        log.close()
+        with open(self.logfile(name), "ab") as log:
+            proc = subprocess.Popen(
+                as_user(argv, user),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=full_env,
+                cwd=str(self.root),
+                start_new_session=True,
+            )
         self.pidfile(name).write_text(str(proc.pid))
         return proc.pid
 

@@ -23,6 +23,7 @@ import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import psycopg2
 import redis
@@ -64,7 +65,8 @@ def check_postgres(config: dict) -> str | None:
 def find_master(config: dict) -> redis.Redis | None:
     for node in config["redis"]["nodes"]:
         client = redis.Redis(host=node["host"], port=node["port"], password=config["redis"]["password"],
-                             socket_timeout=1, socket_connect_timeout=0.5, decode_responses=True, retry=Retry(NoBackoff(), 0))
+                             socket_timeout=1, socket_connect_timeout=0.5, decode_responses=True,
+                             retry=Retry(NoBackoff(), 0))
         try:
             if client.info("replication")["role"] == "master":
                 return client
@@ -126,10 +128,10 @@ def metrics(config: dict) -> str:
 
 
 class Handler(BaseHTTPRequestHandler):
-    config: dict = {}
+    config: ClassVar[dict] = {}
     server_version = "pynomaly-demo"
 
-    def do_GET(self):  # noqa: N802 (http.server's naming)
+    def do_GET(self):
         fault = current_fault(self.config)
         if fault == "slow":
             time.sleep(float(self.config.get("slow_seconds", 3)))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg2
 
-from lab.core import Lab, LabError, chown_tree, free_port, require_binary, unprivileged_user, wait_until, as_user
+from lab.core import Lab, LabError, as_user, chown_tree, free_port, require_binary, unprivileged_user, wait_until
 
 APP_DB = "pynomaly"
 APP_USER = "pynomaly"

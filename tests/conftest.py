@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "collections"))
 sys.path.insert(0, str(REPO))
 
-from lab import services  # noqa: E402
-from lab.core import Lab  # noqa: E402
+from lab import services
+from lab.core import Lab
 
 BIN = Path(sys.executable).parent
 

@@ -4,8 +4,8 @@ import json
 import urllib.request
 
 import pytest
-
 from conftest import run_playbook
+
 from lab import faults, redis_pair
 
 
@@ -49,7 +49,7 @@ def test_redis_drill_plan_then_auto(lab, incident_dir, redis_primary_down):
     report, timeline = report_of(incident_dir, "DRILL-REDIS-PLAN")
     assert "PLAN ONLY: nothing was changed" in report
     assert "Redis primary down (P0-3 Redis Cache Failure)" in report
-    assert "Would do: `REPLICAOF NO ONE on 127.0.0.1:%d`" % survivor["port"] in report
+    assert f"Would do: `REPLICAOF NO ONE on 127.0.0.1:{survivor['port']}`" in report
     assert any(e["phase"] == "triage" for e in timeline)
 
     fixed = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
@@ -61,9 +61,9 @@ def test_redis_drill_plan_then_auto(lab, incident_dir, redis_primary_down):
     assert app_health(lab) == 200
     report, timeline = report_of(incident_dir, "DRILL-REDIS-AUTO")
     assert "**RECOVERED" in report
-    assert "Did: `REPLICAOF NO ONE on 127.0.0.1:%d`" % survivor["port"] in report
+    assert f"Did: `REPLICAOF NO ONE on 127.0.0.1:{survivor['port']}`" in report
     assert "`redis.primary_unreachable`" in report
-    assert "api http://127.0.0.1:%d/health: 200" % lab.service("app")["port"] in report
+    assert f"api http://127.0.0.1:{lab.service('app')['port']}/health: 200" in report
     for secret in (info["password"], lab.service("postgres")["password"]):
         assert secret not in report
         assert secret not in json.dumps(timeline)

@@ -1,8 +1,8 @@
 """redis_promote_replica against a fresh, real Redis primary + two replicas per test."""
 
 import pytest
-
 from conftest import run_module
+
 from lab import redis_pair
 from lab.core import Lab
 
@@ -28,7 +28,7 @@ def kill_primary(lab, info):
 
 
 def test_promote_refuses_while_primary_alive(trio):
-    lab, info = trio
+    _lab, info = trio
     result = promote(info, info["nodes"][1])
     assert result["failed"] is True and result["changed"] is False
     assert "still answers as master" in result["msg"] and "force=true" in result["msg"]
@@ -75,21 +75,21 @@ def test_second_run_changes_nothing(trio):
 
 
 def test_force_promotes_despite_live_primary(trio):
-    lab, info = trio
+    _lab, info = trio
     result = promote(info, info["nodes"][1], force=True)
     assert result["changed"] is True
     assert redis_pair.roles(info)["redis-replica-1"] == "master"
 
 
 def test_unreachable_replica_is_refused_cleanly(trio):
-    lab, info = trio
+    _lab, info = trio
     result = run_module("redis_promote_replica", {"host": "127.0.0.1", "port": 1, "password": info["password"]})
     assert result["failed"] is True and result["changed"] is False
     assert "does not answer" in result["msg"] and "Traceback" not in result["msg"]
 
 
 def test_bad_arguments_take_no_action(trio):
-    lab, info = trio
+    _lab, info = trio
     result = run_module("redis_promote_replica", {"host": "127.0.0.1", "port": info["nodes"][1]["port"],
                                                   "password": info["password"], "wait_timeout": "later"})
     assert result["failed"] is True and "wait_timeout" in result["msg"]
