@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: incident_record
+type: aggregate
+short_description: Write every incident run's timeline and report
+version_added: 1.0.0
+description:
+  - Writes C(<incident_dir>/<incident_id>/timeline.jsonl), one line per task result (time, phase, step, host,
+    result, findings, actions), and at the end C(report.md) (summary, findings, diagnosis, actions,
+    verification, elapsed time), the start of a post-mortem.
+  - The incident id comes from the C(incident) fact the C(sre.runbooks.declare) role sets; a run without it
+    writes nothing.
+  - The phase of a task is the role it belongs to (declare, triage, diagnose, remediate_*, verify).
+  - Only known keys of a result are recorded (status, findings, actions, before/after, diagnosis, msg);
+    results of C(no_log) tasks are recorded as censored, and passwords, tokens and credentials in URLs
+    are masked before anything is written.
+requirements:
+  - enable in ansible.cfg (C(callbacks_enabled = sre.runbooks.incident_record))
+options:
+  incident_dir:
+    description: Directory under which each incident gets its own folder.
+    type: path
+    default: ./incidents
+    env:
+      - name: SRE_INCIDENT_DIR
+    ini:
+      - section: callback_incident_record
+        key: incident_dir
+"""
+
+import json
+import os
+import re
+import time
+from datetime import datetime, timezone
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.sre.runbooks.plugins.plugin_utils.report import render_report
+
+SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_key|apikey|authorization|credential|private_key)",
+                        re.IGNORECASE)
+SECRET_TEXT = [
+    (re.compile(r"(://)[^/@\s:]+:[^/@\s]+@"), r"\1***:***@"),
+    (re.compile(r"(?i)\b(password|passwd|token|secret|api_key)(\s*[=:]\s*)(\"?)[^\s\"',;]+"), r"\1\2\3***"),
+    (re.compile(r"(?i)(authorization:\s*)(bearer|oauth|basic)?\s*[^\s\"',;]+"), r"\1***"),
+    (re.compile(r"xox[abpr]-[A-Za-z0-9-]+"), "xox*-***"),
+]
+RECORDED_KEYS = ("status", "findings", "actions", "before", "after", "summary", "scenarios", "steps", "run_steps",
+                 "unexplained", "endpoints", "primary", "promotion_candidate", "old_primary", "not_repointed", "duration",
+                 "msg",
+                 "guard", "user_input")
+
+
+def redact(value):
+    """A copy with secret-looking keys masked and secrets in text replaced."""
+    if isinstance(value, dict):
+        return dict((k, "***" if SECRET_KEY.search(str(k)) and v not in (None, "", []) else redact(v))
+                    for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        for pattern, replacement in SECRET_TEXT:
+            value = pattern.sub(replacement, value)
+        return value
+    return value
+
+
+def phase_of(task):
+    role = getattr(task, "_role", None)
+    if role is None:
+        return "run"
+    name = role.get_name().split(".")[-1]
+    return name
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "sre.runbooks.incident_record"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super(CallbackModule, self).__init__(display=display)
+        self.started = time.time()
+        self.incident = None
+        self.events = []
+        self.folder = None
+        self.playbook = None
+
+    # plumbing -----------------------------------------------------------------
+    def v2_playbook_on_start(self, playbook):
+        self.playbook = os.path.basename(playbook._file_name)
+
+    def _write(self, event):
+        self.events.append(event)
+        if self.folder:
+            with open(os.path.join(self.folder, "timeline.jsonl"), "a") as handle:
+                handle.write(json.dumps(event, sort_keys=True, default=str) + "\n")
+
+    def _open(self, incident):
+        self.incident = redact(dict(incident))
+        base = self.get_option("incident_dir")
+        self.folder = os.path.join(os.path.abspath(base), re.sub(r"[^A-Za-z0-9_.-]", "_", str(incident["id"])))
+        os.makedirs(self.folder, exist_ok=True)
+        path = os.path.join(self.folder, "timeline.jsonl")
+        with open(path, "a") as handle:
+            for event in self.events:
+                handle.write(json.dumps(event, sort_keys=True, default=str) + "\n")
+
+    def _record(self, result, outcome):
+        res = result._result
+        facts = res.get("ansible_facts") or {}
+        if self.incident is None and isinstance(facts.get("incident"), dict) and facts["incident"].get("id"):
+            self._open(facts["incident"])
+        now = time.time()
+        event = {
+            "ts": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds"),
+            "elapsed_s": round(now - self.started, 3),
+            "phase": phase_of(result._task),
+            "step": result._task.get_name(),
+            "action": result._task.action,
+            "host": result._host.get_name(),
+            "result": outcome,
+            "changed": bool(res.get("changed")),
+            "check_mode": bool(context.CLIARGS.get("check")) or getattr(result._task, "check_mode", None) is True,
+        }
+        if res.get("_ansible_no_log") or res.get("censored"):
+            event["censored"] = True
+        else:
+            for key in RECORDED_KEYS:
+                if key in res:
+                    event[key] = res[key]
+            loop_results = res.get("results")
+            if isinstance(loop_results, list):
+                event["items"] = len(loop_results)
+                found = [f for item in loop_results if isinstance(item, dict) for f in item.get("findings") or []]
+                if found:
+                    event["findings"] = found
+        self._write(redact(event))
+
+    def v2_runner_on_ok(self, result):
+        self._record(result, "changed" if result._result.get("changed") else "ok")
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._record(result, "ignored" if ignore_errors else "failed")
+
+    def v2_runner_on_unreachable(self, result):
+        self._record(result, "unreachable")
+
+    def v2_runner_on_skipped(self, result):
+        self._record(result, "skipped")
+
+    def v2_playbook_on_stats(self, stats):
+        if not self.folder:
+            return
+        ended = time.time()
+        meta = dict(self.incident or {}, playbook=self.playbook,
+                    check_mode=bool(context.CLIARGS.get("check")), elapsed_s=round(ended - self.started, 1),
+                    ended_at=datetime.fromtimestamp(ended, timezone.utc).isoformat(timespec="seconds"))
+        path = os.path.join(self.folder, "report.md")
+        with open(path, "w") as handle:
+            handle.write(redact(render_report(meta, self.events)))
+        self._display.display("Incident record: %s" % path)

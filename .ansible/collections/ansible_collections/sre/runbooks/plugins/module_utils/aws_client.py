@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""AWS client factory: region, profile, endpoint URL and adaptive retries, handled once."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
+
+BOTO3_IMPORT_ERROR = None
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+    HAS_BOTO3 = True
+except ImportError:
+    HAS_BOTO3 = False
+    BOTO3_IMPORT_ERROR = traceback.format_exc()
+
+
+def aws_argument_spec():
+    """Options of doc fragment sre.runbooks.aws."""
+    return dict(
+        region=dict(type="str", aliases=["aws_region"],
+                    fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
+        profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE"])),
+        endpoint_url=dict(type="str", aliases=["aws_endpoint_url"], fallback=(env_fallback, ["AWS_ENDPOINT_URL"])),
+        access_key=dict(type="str", aliases=["aws_access_key_id"], no_log=True,
+                        fallback=(env_fallback, ["AWS_ACCESS_KEY_ID"])),
+        secret_key=dict(type="str", aliases=["aws_secret_access_key"], no_log=True,
+                        fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY"])),
+        session_token=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
+        max_attempts=dict(type="int", default=5),
+        api_timeout=dict(type="float", default=10.0),
+    )
+
+
+def client(params, service):
+    """A boto3 client with adaptive retries and bounded timeouts."""
+    config = botocore.config.Config(
+        retries={"mode": "adaptive", "max_attempts": params["max_attempts"]},
+        connect_timeout=params["api_timeout"], read_timeout=params["api_timeout"],
+    )
+    try:
+        session = boto3.session.Session(
+            profile_name=params.get("profile"), region_name=params.get("region"),
+            aws_access_key_id=params.get("access_key"), aws_secret_access_key=params.get("secret_key"),
+            aws_session_token=params.get("session_token"),
+        )
+        return session.client(service, endpoint_url=params.get("endpoint_url"), config=config)
+    except botocore.exceptions.ProfileNotFound:
+        raise RunbookError("AWS profile %r is not configured (option profile)." % params.get("profile"))
+    except botocore.exceptions.NoRegionError:
+        raise RunbookError("No AWS region: set option region or AWS_REGION.")
+
+
+def call(method, **kwargs):
+    """Call one API method; turn botocore errors into typed, readable errors."""
+    try:
+        return method(**kwargs)
+    except botocore.exceptions.EndpointConnectionError as exc:
+        raise BackendUnavailable("AWS endpoint unreachable: %s" % exc)
+    except botocore.exceptions.NoCredentialsError:
+        raise RunbookError("No AWS credentials: set a profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")
+    except botocore.exceptions.ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise RunbookError("AWS %s failed: %s %s" % (exc.operation_name, error.get("Code"), error.get("Message")),
+                           aws_error_code=error.get("Code"))

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The thin base class every sre.runbooks module uses.
+
+It merges the shared option groups (each kept in sync with its doc fragment),
+reports a missing Python library once, turns the typed errors of
+``errors.py`` into one ``fail_json``, and gives checks and remediations the
+same result shape.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.sre.runbooks.plugins.module_utils.findings import status_from
+
+
+def wait_argument_spec(default_timeout=60):
+    """Options of doc fragment sre.runbooks.wait."""
+    return dict(
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=default_timeout),
+        wait_sleep=dict(type="float", default=0.5),
+    )
+
+
+class RunbookModule(AnsibleModule):
+    """AnsibleModule with the shared option groups merged in."""
+
+    def __init__(self, argument_spec, shared=(), **kwargs):
+        spec = {}
+        for group in shared:
+            spec.update(group())
+        spec.update(argument_spec)
+        super(RunbookModule, self).__init__(argument_spec=spec, **kwargs)
+
+    def require_library(self, name, imported, import_error):
+        if not imported:
+            self.fail_json(msg=missing_required_lib(name), exception=import_error)
+
+    def run(self, action):
+        """Call action(self) and fail once, cleanly, on a typed error."""
+        try:
+            return action(self)
+        except RunbookError as exc:
+            details = dict(exc.details)
+            self.fail_json(msg=exc.msg, changed=False, **details)
+        except Exception as exc:  # noqa: BLE001 -- last resort: a bug, reported with its traceback
+            self.fail_json(msg="Unexpected error: %s" % exc, exception=traceback.format_exc(), changed=False)
+
+    def exit_check(self, findings, down_ids=(), **data):
+        """Exit a read-only check: never changed, status derived from findings."""
+        status = data.pop("status", None) or status_from(findings, down_ids)
+        self.exit_json(changed=False, status=status, findings=findings, **data)

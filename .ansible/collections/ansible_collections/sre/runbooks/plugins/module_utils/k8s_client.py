@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes client factory: kubeconfig and context, or in-cluster, handled once."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
+
+K8S_IMPORT_ERROR = None
+try:
+    import kubernetes
+    import kubernetes.config
+    HAS_K8S = True
+except ImportError:
+    HAS_K8S = False
+    K8S_IMPORT_ERROR = traceback.format_exc()
+
+
+def k8s_argument_spec():
+    """Options of doc fragment sre.runbooks.k8s."""
+    return dict(
+        kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG", "KUBECONFIG"])),
+        context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+        in_cluster=dict(type="bool", default=False),
+        namespace=dict(type="str", default="default"),
+        request_timeout=dict(type="float", default=10.0),
+    )
+
+
+def api_client(params):
+    """An ApiClient from in-cluster config, or from a kubeconfig file and context."""
+    try:
+        if params.get("in_cluster"):
+            kubernetes.config.load_incluster_config()
+            return kubernetes.client.ApiClient()
+        return kubernetes.config.new_client_from_config(config_file=params.get("kubeconfig"),
+                                                        context=params.get("context"))
+    except kubernetes.config.ConfigException as exc:
+        raise RunbookError("Kubernetes configuration unusable (options kubeconfig/context/in_cluster): %s" % exc)

@@ -1,0 +1,177 @@
+# -*- coding: utf-8 -*-
+# Copyright: sre.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The incident report (report.md) from the timeline events of one run.
+
+Pure functions: the callback gives the incident's metadata and the events it
+recorded; this says what was found, what it means, what was (or would be)
+done, and whether recovery was proven.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def _phase(event, prefix):
+    return event.get("phase", "").startswith(prefix)
+
+
+def findings_of(events, prefix="triage"):
+    seen, out = set(), []
+    for event in events:
+        if not _phase(event, prefix):
+            continue
+        for item in event.get("findings") or []:
+            key = (item.get("id"), item.get("summary"))
+            if key not in seen:
+                seen.add(key)
+                out.append(item)
+    return out
+
+
+def diagnosis_of(events):
+    for event in reversed(events):
+        if _phase(event, "diagnose") and "scenarios" in event:
+            return event
+    return None
+
+
+def actions_of(events):
+    return [e for e in events if _phase(e, "remediate") and (e.get("actions") or e["result"] == "failed")]
+
+
+def verification_of(events):
+    return [e for e in events if _phase(e, "verify") and "status" in e]
+
+
+def outcome(meta, events):
+    """One line: recovered, not recovered, plan only, or not verified (from the verify role's proof step)."""
+    if meta.get("check_mode") or meta.get("mode") == "plan":
+        return "PLAN ONLY: nothing was changed"
+    proofs = [e for e in events if _phase(e, "verify") and e.get("action", "").endswith("assert")
+              and e["result"] in ("ok", "failed")]
+    if not proofs:
+        return "NOT VERIFIED: the verify step did not run"
+    if proofs[-1]["result"] == "failed":
+        return "NOT RECOVERED: %s" % str(proofs[-1].get("msg", "")).strip()[:400]
+    still_open = [f["summary"] for e in verification_of(events) for f in (e.get("findings") or [])
+                  if f.get("severity") in ("warning", "critical")]
+    if still_open:
+        return "RECOVERED (still open: %s)" % "; ".join(still_open)[:400]
+    return "RECOVERED: every verification check is healthy"
+
+
+def _cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _findings_table(findings):
+    if not findings:
+        return ["No findings: every check is healthy.", ""]
+    lines = ["| severity | finding | what | ", "|---|---|---|"]
+    order = {"critical": 0, "warning": 1, "info": 2}
+    for item in sorted(findings, key=lambda f: order.get(f.get("severity"), 3)):
+        lines.append("| %s | `%s` | %s |" % (item.get("severity"), item.get("id"), _cell(item.get("summary"))))
+    return lines + [""]
+
+
+def _diagnosis_section(diag):
+    if not diag:
+        return ["Diagnosis did not run.", ""]
+    lines = [diag.get("summary") or "", ""]
+    for scenario in diag.get("scenarios") or []:
+        lines.append("### %s" % scenario["title"])
+        if scenario.get("runbook"):
+            lines.append("Runbook: %s" % scenario["runbook"])
+        lines.append("")
+        lines.append("Evidence that matched:")
+        for item in scenario.get("matched") or []:
+            lines.append("- `%s`: %s" % (item.get("id"), _cell(item.get("summary"))))
+        lines.append("")
+        lines.append("Steps:")
+        for step in scenario.get("steps") or []:
+            lines.append("- `%s` (%s risk): %s: **%s**" % (step["id"], step.get("risk"), step.get("description", ""),
+                                                          step.get("decision")))
+        lines.append("")
+    for item in diag.get("unexplained") or []:
+        lines.append("- not explained by a scenario: `%s` %s" % (item.get("id"), _cell(item.get("summary"))))
+    return lines + [""]
+
+
+def _actions_section(events, check_mode):
+    acted = actions_of(events)
+    if not acted:
+        return ["No remediation step ran.", ""]
+    lines = []
+    for event in acted:
+        verb = "Would do" if check_mode or event.get("check_mode") else "Did"
+        if event["result"] == "failed":
+            lines.append("- **%s** refused or failed: %s" % (_cell(event["step"]), _cell(event.get("msg", ""))))
+            continue
+        lines.append("- **%s** (%s):" % (_cell(event["step"]), event["host"]))
+        for action in event.get("actions") or []:
+            lines.append("  - %s: `%s`" % (verb, _cell(action)))
+        if event.get("before") is not None:
+            lines.append("  - before: `%s`" % _cell(event["before"]))
+            lines.append("  - after: `%s`" % _cell(event.get("after")))
+    return lines + [""]
+
+
+def _verification_section(events):
+    checks = verification_of(events)
+    if not checks:
+        return ["Verification did not run.", ""]
+    lines = []
+    for event in checks:
+        lines.append("- %s: **%s**" % (_cell(event["step"]), event["status"]))
+        for endpoint in event.get("endpoints") or []:
+            lines.append("  - %s %s: %s in %s ms" % (endpoint.get("name"), endpoint.get("url"),
+                                                   endpoint.get("status_code") or endpoint.get("error"),
+                                                   endpoint.get("latency_ms")))
+        for item in event.get("findings") or []:
+            lines.append("  - `%s`: %s" % (item.get("id"), _cell(item.get("summary"))))
+    return lines + [""]
+
+
+def _timeline(events):
+    lines = ["| time (UTC) | +s | phase | step | host | result |", "|---|---|---|---|---|---|"]
+    for event in events:
+        if event["result"] == "skipped":
+            continue
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (event["ts"][11:23], event["elapsed_s"], event["phase"],
+                                                       _cell(event["step"]), event["host"], event["result"]))
+    return lines + [""]
+
+
+def render_report(meta, events):
+    check_mode = bool(meta.get("check_mode"))
+    diag = diagnosis_of(events)
+    failures = [e for e in events if e["result"] in ("failed", "unreachable") and not _phase(e, "remediate")]
+    lines = [
+        "# Incident %s: %s" % (meta.get("id"), meta.get("title", "P0 system down")),
+        "",
+        "| | |", "|---|---|",
+        "| Severity | %s |" % meta.get("severity", "P0"),
+        "| Service | %s (%s) |" % (meta.get("service", "-"), meta.get("environment", "-")),
+        "| Started | %s |" % meta.get("started_at"),
+        "| Report written | %s |" % meta.get("ended_at"),
+        "| Elapsed (this run) | %s s |" % meta.get("elapsed_s"),
+        "| Playbook | %s |" % meta.get("playbook"),
+        "| Remediation mode | %s%s |" % (meta.get("mode"), " (check mode: plan)" if check_mode else ""),
+        "| Outcome | **%s** |" % outcome(meta, events),
+        "",
+        "## Summary", "", (diag or {}).get("summary") or "No diagnosis.", "",
+        "## Findings (triage)", "",
+    ]
+    lines += _findings_table(findings_of(events))
+    lines += ["## Diagnosis", ""] + _diagnosis_section(diag)
+    lines += ["## Actions%s" % (" (plan: nothing was changed)" if check_mode else ""), ""]
+    lines += _actions_section(events, check_mode)
+    lines += ["## Verification", ""] + _verification_section(events)
+    if failures:
+        lines += ["## Steps that failed", ""]
+        lines += ["- %s on %s: %s" % (_cell(e["step"]), e["host"], _cell(e.get("msg", ""))) for e in failures]
+        lines.append("")
+    lines += ["## Timeline", ""] + _timeline(events)
+    return "\n".join(lines)

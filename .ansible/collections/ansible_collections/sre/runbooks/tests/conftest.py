@@ -1,0 +1,97 @@
+"""Shared test plumbing.
+
+- The collection is importable as ansible_collections.sre.runbooks (unit tests).
+- `lab`: one lab of real services for the whole session (the same code as `python -m lab up`),
+  in its own state directory, stopped at the end with every process checked gone.
+- `ansible_module` / `ansible_playbook`: run real modules and playbooks in their own processes
+  through the ansible CLIs, pointed at that lab.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "collections"))
+sys.path.insert(0, str(REPO))
+
+from lab import services
+from lab.core import Lab
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    the_lab = Lab(tmp_path_factory.mktemp("lab"))
+    services.up(the_lab)
+    yield the_lab
+    names = [p.stem for p in (the_lab.root / "run").glob("*.pid")]
+    services.down(the_lab)
+    assert not [n for n in names if the_lab.alive(n)], "lab down left processes behind"
+
+
+@pytest.fixture(scope="session")
+def incident_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("incidents")
+
+
+def ansible_env(lab_root: Path | None, incident_dir: Path | None = None) -> dict:
+    env = dict(os.environ)
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               PATH=f"{BIN}:{env.get('PATH', '')}")
+    if lab_root is not None:
+        env["SRE_LAB_DIR"] = str(lab_root)
+    if incident_dir is not None:
+        env["SRE_INCIDENT_DIR"] = str(incident_dir)
+    return env
+
+
+def run_module(name: str, args: dict, lab_root: Path | None = None, check: bool = False, diff: bool = False) -> dict:
+    """Run one module of the collection as Ansible does (its own process); return its result.
+
+    The result is read from the builtin `tree` callback's file; `_stdout` holds what a person would see.
+    """
+    with tempfile.TemporaryDirectory() as tree:
+        cmd = [str(BIN / "ansible"), "localhost", "-m", f"sre.runbooks.{name}", "-a", json.dumps(args), "--tree", tree]
+        cmd += ["--check"] if check else []
+        cmd += ["--diff"] if diff else []
+        env = ansible_env(lab_root)
+        env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+        done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
+        try:
+            result = json.loads((Path(tree) / "localhost").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            raise AssertionError(f"no result (rc {done.returncode}):\n{done.stdout}\n{done.stderr}")
+    # The tree file leaves out `failed`; ansible's exit code says it (2: a task failed).
+    result.setdefault("failed", done.returncode != 0)
+    result["_stdout"] = done.stdout + done.stderr
+    return result
+
+
+def run_playbook(playbook: str, lab_root: Path, incident_dir: Path, extra_vars: dict | None = None,
+                 check: bool = False) -> subprocess.CompletedProcess:
+    cmd = [str(BIN / "ansible-playbook"), playbook]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    cmd += ["--check", "--diff"] if check else []
+    return subprocess.run(cmd, cwd=REPO, env=ansible_env(lab_root, incident_dir), capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.fixture
+def ansible_module(lab):
+    def _run(name, args, check=False, diff=False):
+        return run_module(name, args, lab.root, check=check, diff=diff)
+    return _run
+
+
+def lab_info(lab: Lab, service: str) -> dict:
+    return lab.service(service)

@@ -1,0 +1,107 @@
+"""The foundation drill: Redis primary down -> p0-system-down.yml -> verified recovery, on the lab."""
+
+import json
+import urllib.request
+
+import pytest
+from conftest import run_playbook
+
+from lab import faults, redis_pair
+
+
+def report_of(incident_dir, incident_id):
+    folder = incident_dir / incident_id
+    return (folder / "report.md").read_text(), [json.loads(line) for line in
+                                                 (folder / "timeline.jsonl").read_text().splitlines()]
+
+
+def app_health(lab):
+    try:
+        with urllib.request.urlopen(lab.service("app")["health_url"], timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.fixture
+def redis_primary_down(lab):
+    """Stop whichever node is master now; yield the lab's Redis info and the surviving replica."""
+    info = lab.service("redis")
+    faults.inject(lab, "redis-primary-down")
+    survivor = next(n for n in info["nodes"] if redis_pair.roles({"nodes": [n]})[n["name"]] == "slave")
+    yield info, survivor
+    faults.heal(lab, "redis-primary-down")
+
+
+def no_master(info):
+    return sorted(redis_pair.roles(info).values()) == ["down", "slave"]
+
+
+@pytest.mark.drill
+def test_redis_drill_plan_then_auto(lab, incident_dir, redis_primary_down):
+    info, survivor = redis_primary_down
+    assert app_health(lab) == 503
+
+    planned = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
+                           {"incident_id": "DRILL-REDIS-PLAN"}, check=True)
+    assert planned.returncode == 0, planned.stdout[-3000:]
+    assert no_master(info)
+    report, timeline = report_of(incident_dir, "DRILL-REDIS-PLAN")
+    assert "PLAN ONLY: nothing was changed" in report
+    assert "Redis primary down (P0-3 Redis Cache Failure)" in report
+    assert f"Would do: `REPLICAOF NO ONE on 127.0.0.1:{survivor['port']}`" in report
+    assert any(e["phase"] == "triage" for e in timeline)
+
+    fixed = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
+                         {"incident_id": "DRILL-REDIS-AUTO", "remediation_mode": "auto"})
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert redis_pair.roles(info)[survivor["name"]] == "master"
+    new_primary = redis_pair.client(survivor["port"])
+    assert None not in new_primary.mget(info["app_keys"])
+    assert app_health(lab) == 200
+    report, timeline = report_of(incident_dir, "DRILL-REDIS-AUTO")
+    assert "**RECOVERED" in report
+    assert f"Did: `REPLICAOF NO ONE on 127.0.0.1:{survivor['port']}`" in report
+    assert "`redis.primary_unreachable`" in report
+    assert f"api http://127.0.0.1:{lab.service('app')['port']}/health: 200" in report
+    for secret in (info["password"], lab.service("postgres")["password"]):
+        assert secret not in report
+        assert secret not in json.dumps(timeline)
+        assert secret not in fixed.stdout
+
+
+@pytest.mark.drill
+def test_plan_mode_never_changes_and_approve_without_approval_waits(lab, incident_dir, redis_primary_down):
+    info, _ = redis_primary_down
+    result = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
+                          {"incident_id": "DRILL-REDIS-APPROVE", "remediation_mode": "approve"})
+    assert no_master(info)
+    report, _ = report_of(incident_dir, "DRILL-REDIS-APPROVE")
+    assert "needs_approval" in report
+    assert result.returncode != 0  # recovery not proven: nothing was approved
+    assert "NOT RECOVERED" in report
+
+
+@pytest.mark.drill
+def test_app_down_is_diagnosed(lab, incident_dir):
+    faults.inject(lab, "app-down")
+    try:
+        result = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
+                              {"incident_id": "DRILL-APP-DOWN"}, check=True)
+    finally:
+        faults.heal(lab, "app-down")
+    assert result.returncode == 0, result.stdout[-3000:]
+    report, _ = report_of(incident_dir, "DRILL-APP-DOWN")
+    assert "Application down: health endpoint not answering" in report
+    assert "`http.endpoint_down`" in report
+    assert app_health(lab) == 200
+
+
+def test_redis_failure_playbook_alone_on_a_healthy_lab_changes_nothing(lab, incident_dir):
+    before = redis_pair.roles(lab.service("redis"))
+    result = run_playbook("playbooks/redis-failure.yml", lab.root, incident_dir,
+                          {"incident_id": "REDIS-HEALTHY", "remediation_mode": "auto"})
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert redis_pair.roles(lab.service("redis")) == before
+    report, _ = report_of(incident_dir, "REDIS-HEALTHY")
+    assert "No problem found" in report or "No remediation step ran" in report
