@@ -10,10 +10,12 @@ def nodes(lab):
 def test_healthy_pair(lab, ansible_module):
     result = ansible_module("redis_info", {"nodes": nodes(lab), "password": redis_pair.PASSWORD})
     assert result["status"] == "ok", result["findings"]
-    assert result["primary"]["name"] == "redis-primary"
-    replica = next(n for n in result["nodes"] if n["name"] == "redis-replica-1")
-    assert replica["role"] == "slave" and replica["link_status"] == "up"
-    primary = next(n for n in result["nodes"] if n["name"] == "redis-primary")
+    # Which node is master depends on the drills run before; exactly one is, and the other follows it.
+    master = redis_pair.master_port(lab.service("redis"))
+    assert result["primary"]["port"] == master
+    replica = next(n for n in result["nodes"] if n["port"] != master)
+    assert replica["role"] == "slave" and replica["link_status"] == "up" and replica["master_port"] == master
+    primary = next(n for n in result["nodes"] if n["port"] == master)
     assert primary["connected_replicas"] == 1
     assert result["promotion_candidate"] is None
 
