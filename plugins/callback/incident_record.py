@@ -1,10 +1,7 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: incident_record
@@ -39,7 +36,7 @@ import json
 import os
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
@@ -89,7 +86,7 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self, display=None):
-        super(CallbackModule, self).__init__(display=display)
+        super().__init__(display=display)
         self.started = time.time()
         self.incident = None
         self.events = []
@@ -113,8 +110,7 @@ class CallbackModule(CallbackBase):
         os.makedirs(self.folder, exist_ok=True)
         path = os.path.join(self.folder, "timeline.jsonl")
         with open(path, "a") as handle:
-            for event in self.events:
-                handle.write(json.dumps(event, sort_keys=True, default=str) + "\n")
+            handle.writelines(json.dumps(event, sort_keys=True, default=str) + "\n" for event in self.events)
 
     def _record(self, result, outcome):
         res = result._result
@@ -123,7 +119,7 @@ class CallbackModule(CallbackBase):
             self._open(facts["incident"])
         now = time.time()
         event = {
-            "ts": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
             "elapsed_s": round(now - self.started, 3),
             "phase": phase_of(result._task),
             "step": result._task.get_name(),
@@ -165,7 +161,7 @@ class CallbackModule(CallbackBase):
         ended = time.time()
         meta = dict(self.incident or {}, playbook=self.playbook,
                     check_mode=bool(context.CLIARGS.get("check")), elapsed_s=round(ended - self.started, 1),
-                    ended_at=datetime.fromtimestamp(ended, timezone.utc).isoformat(timespec="seconds"))
+                    ended_at=datetime.fromtimestamp(ended, UTC).isoformat(timespec="seconds"))
         path = os.path.join(self.folder, "report.md")
         with open(path, "w") as handle:
             handle.write(redact(render_report(meta, self.events)))

@@ -1,11 +1,8 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that shape triage results for the incident flow (roles/triage, roles/verify)."""
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: checks_by_name
@@ -98,7 +95,7 @@ def step(diagnosis, step_id):
     return {}
 
 
-class FilterModule(object):
+class FilterModule:
     def filters(self):
         return {"checks_by_name": checks_by_name, "all_findings": all_findings, "triage_lines": triage_lines,
                 "step_lines": step_lines, "step": step}

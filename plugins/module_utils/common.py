@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The thin base class every sre.runbooks module uses.
@@ -9,13 +8,12 @@ reports a missing Python library once, turns the typed errors of
 same result shape.
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import status_from
 
@@ -37,7 +35,7 @@ class RunbookModule(AnsibleModule):
         for group in shared:
             spec.update(group())
         spec.update(argument_spec)
-        super(RunbookModule, self).__init__(argument_spec=spec, **kwargs)
+        super().__init__(argument_spec=spec, **kwargs)
 
     def require_library(self, name, imported, import_error):
         if not imported:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Diagnosis: ordered rules map finding ids to runbook scenarios, and decide each step.
@@ -22,9 +21,7 @@ every other high-risk step needs approval. In ``approve`` mode only approved
 steps run.
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 MODES = ("plan", "approve", "auto")
 

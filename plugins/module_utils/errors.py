@@ -1,18 +1,15 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Typed errors raised by helpers; a module's main() catches them once and fails once."""
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 
 class RunbookError(Exception):
     """A step could not be done; the message says why in words a person can act on."""
 
     def __init__(self, msg, **details):
-        super(RunbookError, self).__init__(msg)
+        super().__init__(msg)
         self.msg = msg
         self.details = details
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one findings model every check returns.
@@ -9,9 +8,7 @@ a list of ``{id, severity, summary, evidence}``. Ids are ``area.what``
 so that diagnosis rules can match them.
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 SEVERITIES = ("info", "warning", "critical")
 STATUSES = ("ok", "degraded", "down", "unknown")

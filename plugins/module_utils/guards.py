@@ -1,11 +1,8 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one guard helper: a refused guard fails with what was found and how to override."""
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import GuardRefused
 

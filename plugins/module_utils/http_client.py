@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Concurrent HTTP requests for checks that hit many endpoints at once.
@@ -8,9 +7,7 @@ timeout, one hanging endpoint costs at most its timeout, and the results come
 back in the order the endpoints were given.
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 import socket
 import ssl
@@ -19,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import urlsplit, urlunsplit
-from ansible.module_utils.six.moves.urllib.request import Request, build_opener, HTTPSHandler
+from ansible.module_utils.six.moves.urllib.request import HTTPSHandler, Request, build_opener
 
 BODY_LIMIT = 65536
 

@@ -1,15 +1,13 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PostgreSQL client factory (psycopg2); checks turn connection failures into findings."""
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 import traceback
 
 from ansible.module_utils.basic import env_fallback
+
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
 
 PSYCOPG2_IMPORT_ERROR = None

@@ -1,11 +1,8 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Redis client factory and the reads the Redis modules share."""
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 import traceback
 

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 module: redis_info
@@ -108,7 +105,14 @@ import time
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import finding
 from ansible_collections.sre.runbooks.plugins.module_utils.redis_client import (
-    HAS_REDIS, REDIS_IMPORT_ERROR, connect, describe_error, is_auth_error, redis_argument_spec, replication)
+    HAS_REDIS,
+    REDIS_IMPORT_ERROR,
+    connect,
+    describe_error,
+    is_auth_error,
+    redis_argument_spec,
+    replication,
+)
 
 try:
     from redis import RedisError

@@ -1,11 +1,8 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 DOCUMENTATION = r"""
 module: redis_promote_replica
@@ -122,7 +119,13 @@ from ansible_collections.sre.runbooks.plugins.module_utils.common import Runbook
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.guards import require
 from ansible_collections.sre.runbooks.plugins.module_utils.redis_client import (
-    HAS_REDIS, REDIS_IMPORT_ERROR, connect, describe_error, redis_argument_spec, replication)
+    HAS_REDIS,
+    REDIS_IMPORT_ERROR,
+    connect,
+    describe_error,
+    redis_argument_spec,
+    replication,
+)
 from ansible_collections.sre.runbooks.plugins.module_utils.waiting import wait_for
 
 try:
@@ -194,6 +197,7 @@ def repoint(module, target, announce, port, actions, before, after):
             continue
         role, _ = role_of(params, replica["host"], replica["port"])
         before[other] = role
+        after[other] = role
         if role == "down":
             not_repointed.append("%s does not answer: rejoin it as a replica of the new primary when it is back" % other)
             continue

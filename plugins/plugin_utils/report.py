@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The incident report (report.md) from the timeline events of one run.
@@ -8,9 +7,7 @@ recorded; this says what was found, what it means, what was (or would be)
 done, and whether recovery was proven.
 """
 
-from __future__ import absolute_import, division, print_function
 
-__metaclass__ = type
 
 
 def _phase(event, prefix):
@@ -115,6 +112,8 @@ def _actions_section(events, check_mode):
         if event.get("before") is not None:
             lines.append("  - before: `%s`" % _cell(event["before"]))
             lines.append("  - after: `%s`" % _cell(event.get("after")))
+        for note in event.get("not_repointed") or []:
+            lines.append("  - left for a person: %s" % _cell(note))
     return lines + [""]
 
 
