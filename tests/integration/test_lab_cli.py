@@ -1,0 +1,66 @@
+"""`python -m lab` as a person uses it: up, status, break, heal, down, and nothing left behind."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def lab_cli(state, *args):
+    env = dict(os.environ, SRE_LAB_DIR=str(state))
+    return subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def pids(state):
+    return [int(p.read_text()) for p in (state / "run").glob("*.pid")]
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ", 1)[1][0] != "Z"
+
+
+def processes_mentioning(text):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if text in handle.read().decode(errors="replace"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_lab_cli_round_trip(tmp_path):
+    up = lab_cli(tmp_path, "up")
+    assert up.returncode == 0, up.stderr
+    state = json.loads((tmp_path / "lab.json").read_text())
+    assert set(state["services"]) == {"postgres", "redis", "aws", "k8s", "app"}
+    started = pids(tmp_path)
+    cluster_dir = state["services"]["postgres"]["cluster_dir"]
+    assert processes_mentioning(cluster_dir), "PostgreSQL should be running from the lab's cluster"
+    assert started and all(alive(p) for p in started)
+    try:
+        broken = lab_cli(tmp_path, "break", "app-5xx")
+        assert broken.returncode == 0 and "answers 500" in broken.stdout
+        assert "faults: app-5xx" in lab_cli(tmp_path, "status").stdout
+        assert lab_cli(tmp_path, "heal", "app-5xx").returncode == 0
+        assert "/health 200" in lab_cli(tmp_path, "status").stdout
+        unknown = lab_cli(tmp_path, "break", "meteor-strike")
+        assert unknown.returncode == 1
+        assert "unknown fault 'meteor-strike'" in unknown.stderr and "Traceback" not in unknown.stderr
+    finally:
+        down = lab_cli(tmp_path, "down")
+    assert down.returncode == 0, down.stderr
+    assert not [p for p in started if alive(p)]
+    assert not processes_mentioning(cluster_dir)
+    assert not processes_mentioning(str(tmp_path))
