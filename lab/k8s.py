@@ -175,9 +175,11 @@ def _node(name: str, index: int) -> dict:
                             "lastHeartbeatTime": _ts(), "lastTransitionTime": _ts()}
                            for kind, reason in (("MemoryPressure", "SufficientMemory"),
                                                 ("DiskPressure", "NoDiskPressure"), ("PIDPressure", "SufficientPID"))]
-            + [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+            + [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                "message": "kubelet is posting ready status",
                 "lastHeartbeatTime": _ts(), "lastTransitionTime": _ts()}],
-            "addresses": [{"type": "InternalIP", "address": f"10.0.1.{11 + index}"}, {"type": "Hostname", "address": name}],
+            "addresses": [{"type": "InternalIP", "address": f"10.0.1.{11 + index}"},
+                          {"type": "Hostname", "address": name}],
             "nodeInfo": {"kubeletVersion": "v1.29.4", "kubeProxyVersion": "v1.29.4", "containerRuntimeVersion":
                          "containerd://1.7.13", "operatingSystem": "linux", "architecture": "amd64",
                          "osImage": "Debian GNU/Linux 12 (bookworm)", "kernelVersion": "6.1.0-18-amd64",
@@ -224,7 +226,8 @@ def _replicaset(name: str, revision: int, image: str, cause: str, replicas: int,
         "metadata": {"name": f"{name}-{pod_hash}", "labels": template["metadata"]["labels"],
                      "ownerReferences": _owner("Deployment", owner), "annotations": {
                          "deployment.kubernetes.io/revision": str(revision), "kubernetes.io/change-cause": cause,
-                         "deployment.kubernetes.io/desired-replicas": "2", "deployment.kubernetes.io/max-replicas": "3"}},
+                         "deployment.kubernetes.io/desired-replicas": "2",
+                         "deployment.kubernetes.io/max-replicas": "3"}},
         "spec": {"replicas": replicas, "template": template,
                  "selector": {"matchLabels": {"app": name, "pod-template-hash": pod_hash}}},
         "status": {"observedGeneration": 1, "replicas": replicas, "fullyLabeledReplicas": replicas,
@@ -280,7 +283,8 @@ def _pvc(name: str, app: str) -> dict:
 
 def _service(name: str, port: int) -> dict:
     return {"metadata": {"name": name, "labels": _labels(name)},
-            "spec": {"type": "ClusterIP", "selector": {"app": name}, "clusterIP": f"10.96.{int(_hash(name), 36) % 250}.10",
+            "spec": {"type": "ClusterIP", "selector": {"app": name},
+                     "clusterIP": f"10.96.{int(_hash(name), 36) % 250}.10",
                      "ports": [{"name": "http" if port != 6379 else "redis", "port": port, "targetPort": port}]}}
 
 

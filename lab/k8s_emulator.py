@@ -183,7 +183,8 @@ def _scale_of(obj: dict) -> dict:
     selector = ",".join(f"{k}={v}" for k, v in spec.get("selector", {}).get("matchLabels", {}).items())
     return {
         "apiVersion": "autoscaling/v1", "kind": "Scale",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta},
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
         "spec": {"replicas": spec.get("replicas", 0)},
         "status": {"replicas": obj.get("status", {}).get("replicas", 0), "selector": selector},
     }

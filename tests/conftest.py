@@ -1,6 +1,6 @@
 """Shared test plumbing.
 
-- The collection is importable as ansible_collections.sre.runbooks (unit tests).
+- The collection is importable as ansible_collections.sre.runbooks (pytest.ini's pythonpath).
 - `lab`: one lab of real services for the whole session (the same code as `python -m lab up`),
   in its own state directory, stopped at the end with every process checked gone.
 - `ansible_module` / `ansible_playbook`: run real modules and playbooks in their own processes
@@ -18,12 +18,10 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "collections"))
-sys.path.insert(0, str(REPO))
-
 from lab import services
 from lab.core import Lab
+
+REPO = Path(__file__).resolve().parent.parent
 
 BIN = Path(sys.executable).parent
 

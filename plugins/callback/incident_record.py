@@ -1,13 +1,12 @@
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-
-
 DOCUMENTATION = r"""
 name: incident_record
 type: aggregate
 short_description: Write every incident run's timeline and report
 version_added: 1.0.0
+author: sre.runbooks contributors (!UNKNOWN)
 description:
   - Writes C(<incident_dir>/<incident_id>/timeline.jsonl), one line per task result (time, phase, step, host,
     result, findings, actions), and at the end C(report.md) (summary, findings, diagnosis, actions,
@@ -52,16 +51,15 @@ SECRET_TEXT = [
     (re.compile(r"xox[abpr]-[A-Za-z0-9-]+"), "xox*-***"),
 ]
 RECORDED_KEYS = ("status", "findings", "actions", "before", "after", "summary", "scenarios", "steps", "run_steps",
-                 "unexplained", "endpoints", "primary", "promotion_candidate", "old_primary", "not_repointed", "duration",
-                 "msg",
-                 "guard", "user_input")
+                 "unexplained", "endpoints", "primary", "promotion_candidate", "old_primary", "not_repointed",
+                 "duration", "msg", "guard", "user_input")
 
 
 def redact(value):
     """A copy with secret-looking keys masked and secrets in text replaced."""
     if isinstance(value, dict):
-        return dict((k, "***" if SECRET_KEY.search(str(k)) and v not in (None, "", []) else redact(v))
-                    for k, v in value.items())
+        return {k: "***" if SECRET_KEY.search(str(k)) and v not in (None, "", []) else redact(v)
+                for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str):
@@ -165,4 +163,4 @@ class CallbackModule(CallbackBase):
         path = os.path.join(self.folder, "report.md")
         with open(path, "w") as handle:
             handle.write(redact(render_report(meta, self.events)))
-        self._display.display("Incident record: %s" % path)
+        self._display.display(f"Incident record: {path}")

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 
-
-
 class ModuleDocFragment:
     """attributes: check mode, diff mode and idempotence, stated the same way in every module."""
 

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 
-
-
 class ModuleDocFragment:
     """Connection options shared by the AWS modules (module_utils/aws_client.py)."""
 
@@ -18,7 +16,9 @@ options:
     type: str
     aliases: [aws_profile]
   endpoint_url:
-    description: API endpoint to use instead of AWS's own (a VPC endpoint, or the lab). Falls back to E(AWS_ENDPOINT_URL).
+    description:
+      - API endpoint to use instead of AWS's own (a VPC endpoint, or the lab).
+      - Falls back to E(AWS_ENDPOINT_URL).
     type: str
     aliases: [aws_endpoint_url]
   access_key:

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 
-
-
 class ModuleDocFragment:
     """Connection options shared by the PostgreSQL modules (module_utils/postgres_client.py)."""
 

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 
-
-
 class ModuleDocFragment:
     """Waiting options of remediation modules (module_utils/common.py, waiting.py)."""
 

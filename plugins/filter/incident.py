@@ -1,38 +1,9 @@
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that shape triage results for the incident flow (roles/triage, roles/verify)."""
+"""Filters that shape triage results for the incident flow (roles/triage, roles/verify).
 
-
-
-DOCUMENTATION = r"""
-name: checks_by_name
-short_description: Gathered triage jobs as one result per check
-version_added: 1.0.0
-description:
-  - Takes the C(results) of the triage role's C(async_status) loop and returns a dict from check name to the
-    check's result. A check that failed or did not finish in time becomes status C(unknown) with a
-    C(triage.check_failed) finding, so one broken check never hides the others.
-  - Its companions in this file are C(all_findings) (every finding of every check, one list) and
-    C(triage_lines) (one line per check for the person on call).
-options:
-  _input:
-    description: The C(results) list of the gathering loop.
-    type: list
-    elements: dict
-    required: true
-author: sre.runbooks contributors
-"""
-
-EXAMPLES = r"""
-- name: Put every finding in one list
-  ansible.builtin.set_fact:
-    incident_checks: "{{ triage_gathered.results | sre.runbooks.checks_by_name }}"
-"""
-
-RETURN = r"""
-_value:
-  description: Check name to result (C(status), C(findings), and the check's own keys).
-  type: dict
+Five filters live in this file; each is documented in its own file beside it
+(checks_by_name.yml, all_findings.yml, triage_lines.yml, step_lines.yml, step.yml).
 """
 
 
@@ -40,7 +11,7 @@ def _failed_check(name, why):
     return {
         "status": "unknown",
         "findings": [{"id": "triage.check_failed", "severity": "warning",
-                      "summary": "The %s check did not report: %s" % (name, why), "evidence": {"check": name}}],
+                      "summary": f"The {name} check did not report: {why}", "evidence": {"check": name}}],
     }
 
 
@@ -55,9 +26,9 @@ def checks_by_name(results):
         elif item.get("failed") or "status" not in item:
             checks[name] = _failed_check(name, item.get("msg") or "it failed")
         else:
-            checks[name] = dict((k, v) for k, v in item.items()
-                                if k not in ("item", "ansible_loop_var", "ansible_job_id", "results_file",
-                                             "started", "finished", "attempts", "invocation", "changed"))
+            checks[name] = {k: v for k, v in item.items()
+                            if k not in ("item", "ansible_loop_var", "ansible_job_id", "results_file",
+                                         "started", "finished", "attempts", "invocation", "changed")}
     return checks
 
 
@@ -70,7 +41,8 @@ def triage_lines(checks):
     for name in sorted(checks):
         check = checks[name]
         summaries = [f["summary"] for f in check.get("findings", []) if f.get("severity") != "info"]
-        lines.append("%s: %s%s" % (name, check["status"].upper(), (": " + "; ".join(summaries)) if summaries else ""))
+        detail = (": " + "; ".join(summaries)) if summaries else ""
+        lines.append(f"{name}: {check['status'].upper()}{detail}")
     return lines or ["no check is configured for this inventory"]
 
 
@@ -83,8 +55,8 @@ DECISIONS = {
 
 
 def step_lines(steps):
-    return ["- %s (%s risk): %s -> %s" % (s["id"], s.get("risk", "high"), s.get("description", ""),
-                                          DECISIONS.get(s["decision"], s["decision"])) for s in steps or []]
+    return [f"- {s['id']} ({s.get('risk', 'high')} risk): {s.get('description', '')} -> "
+            f"{DECISIONS.get(s['decision'], s['decision'])}" for s in steps or []]
 
 
 def step(diagnosis, step_id):

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """AWS client factory: region, profile, endpoint URL and adaptive retries, handled once."""
 
-
-
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -23,19 +21,20 @@ except ImportError:
 
 def aws_argument_spec():
     """Options of doc fragment sre.runbooks.aws."""
-    return dict(
-        region=dict(type="str", aliases=["aws_region"],
-                    fallback=(env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])),
-        profile=dict(type="str", aliases=["aws_profile"], fallback=(env_fallback, ["AWS_PROFILE"])),
-        endpoint_url=dict(type="str", aliases=["aws_endpoint_url"], fallback=(env_fallback, ["AWS_ENDPOINT_URL"])),
-        access_key=dict(type="str", aliases=["aws_access_key_id"], no_log=True,
-                        fallback=(env_fallback, ["AWS_ACCESS_KEY_ID"])),
-        secret_key=dict(type="str", aliases=["aws_secret_access_key"], no_log=True,
-                        fallback=(env_fallback, ["AWS_SECRET_ACCESS_KEY"])),
-        session_token=dict(type="str", no_log=True, fallback=(env_fallback, ["AWS_SESSION_TOKEN"])),
-        max_attempts=dict(type="int", default=5),
-        api_timeout=dict(type="float", default=10.0),
-    )
+    return {
+        "region": {"type": "str", "aliases": ["aws_region"],
+                   "fallback": (env_fallback, ["AWS_REGION", "AWS_DEFAULT_REGION"])},
+        "profile": {"type": "str", "aliases": ["aws_profile"], "fallback": (env_fallback, ["AWS_PROFILE"])},
+        "endpoint_url": {"type": "str", "aliases": ["aws_endpoint_url"],
+                         "fallback": (env_fallback, ["AWS_ENDPOINT_URL"])},
+        "access_key": {"type": "str", "aliases": ["aws_access_key_id"], "no_log": True,
+                       "fallback": (env_fallback, ["AWS_ACCESS_KEY_ID"])},
+        "secret_key": {"type": "str", "aliases": ["aws_secret_access_key"], "no_log": True,
+                       "fallback": (env_fallback, ["AWS_SECRET_ACCESS_KEY"])},
+        "session_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["AWS_SESSION_TOKEN"])},
+        "max_attempts": {"type": "int", "default": 5},
+        "api_timeout": {"type": "float", "default": 10.0},
+    }
 
 
 def client(params, service):
@@ -51,10 +50,10 @@ def client(params, service):
             aws_session_token=params.get("session_token"),
         )
         return session.client(service, endpoint_url=params.get("endpoint_url"), config=config)
-    except botocore.exceptions.ProfileNotFound:
-        raise RunbookError("AWS profile %r is not configured (option profile)." % params.get("profile"))
-    except botocore.exceptions.NoRegionError:
-        raise RunbookError("No AWS region: set option region or AWS_REGION.")
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise RunbookError(f"AWS profile {params.get('profile')!r} is not configured (option profile).") from exc
+    except botocore.exceptions.NoRegionError as exc:
+        raise RunbookError("No AWS region: set option region or AWS_REGION.") from exc
 
 
 def call(method, **kwargs):
@@ -62,10 +61,11 @@ def call(method, **kwargs):
     try:
         return method(**kwargs)
     except botocore.exceptions.EndpointConnectionError as exc:
-        raise BackendUnavailable("AWS endpoint unreachable: %s" % exc)
-    except botocore.exceptions.NoCredentialsError:
-        raise RunbookError("No AWS credentials: set a profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")
+        raise BackendUnavailable(f"AWS endpoint unreachable: {exc}") from exc
+    except botocore.exceptions.NoCredentialsError as exc:
+        raise RunbookError(
+            "No AWS credentials: set a profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.") from exc
     except botocore.exceptions.ClientError as exc:
         error = exc.response.get("Error", {})
-        raise RunbookError("AWS %s failed: %s %s" % (exc.operation_name, error.get("Code"), error.get("Message")),
-                           aws_error_code=error.get("Code"))
+        raise RunbookError(f"AWS {exc.operation_name} failed: {error.get('Code')} {error.get('Message')}",
+                           aws_error_code=error.get("Code")) from exc

@@ -8,8 +8,6 @@ reports a missing Python library once, turns the typed errors of
 same result shape.
 """
 
-
-
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -20,11 +18,11 @@ from ansible_collections.sre.runbooks.plugins.module_utils.findings import statu
 
 def wait_argument_spec(default_timeout=60):
     """Options of doc fragment sre.runbooks.wait."""
-    return dict(
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=default_timeout),
-        wait_sleep=dict(type="float", default=0.5),
-    )
+    return {
+        "wait": {"type": "bool", "default": True},
+        "wait_timeout": {"type": "int", "default": default_timeout},
+        "wait_sleep": {"type": "float", "default": 0.5},
+    }
 
 
 class RunbookModule(AnsibleModule):
@@ -49,7 +47,7 @@ class RunbookModule(AnsibleModule):
             details = dict(exc.details)
             self.fail_json(msg=exc.msg, changed=False, **details)
         except Exception as exc:  # noqa: BLE001 -- last resort: a bug, reported with its traceback
-            self.fail_json(msg="Unexpected error: %s" % exc, exception=traceback.format_exc(), changed=False)
+            self.fail_json(msg=f"Unexpected error: {exc}", exception=traceback.format_exc(), changed=False)
 
     def exit_check(self, findings, down_ids=(), **data):
         """Exit a read-only check: never changed, status derived from findings."""

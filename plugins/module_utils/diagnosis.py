@@ -21,8 +21,6 @@ every other high-risk step needs approval. In ``approve`` mode only approved
 steps run.
 """
 
-
-
 MODES = ("plan", "approve", "auto")
 
 
@@ -54,7 +52,7 @@ def decide(step, mode, check_mode, approved):
 def diagnose(findings, rules, mode="plan", check_mode=False, approved=()):
     """Scenarios (in rule order) with matched evidence and decided steps."""
     if mode not in MODES:
-        raise ValueError("remediation_mode must be one of %s, not %r" % (", ".join(MODES), mode))
+        raise ValueError(f"remediation_mode must be one of {', '.join(MODES)}, not {mode!r}")
     remaining = {}
     for item in findings:
         remaining.setdefault(item["id"], []).append(item)
@@ -63,7 +61,7 @@ def diagnose(findings, rules, mode="plan", check_mode=False, approved=()):
         matched = _rule_matches(rule, remaining)
         if not matched:
             continue
-        for fid in set(f["id"] for f in matched) | set(rule.get("explains") or []):
+        for fid in {f["id"] for f in matched} | set(rule.get("explains") or []):
             remaining.pop(fid, None)
         steps = []
         for step in rule.get("steps") or []:
@@ -72,8 +70,8 @@ def diagnose(findings, rules, mode="plan", check_mode=False, approved=()):
             decided["scenario"] = rule["id"]
             decided["decision"] = decide(decided, mode, check_mode, set(approved))
             steps.append(decided)
-        scenarios.append(dict(id=rule["id"], title=rule["title"], runbook=rule.get("runbook"),
-                              matched=matched, steps=steps))
+        scenarios.append({"id": rule["id"], "title": rule["title"], "runbook": rule.get("runbook"),
+                          "matched": matched, "steps": steps})
     unexplained = [f for items in remaining.values() for f in items]
     return scenarios, unexplained
 
@@ -81,8 +79,8 @@ def diagnose(findings, rules, mode="plan", check_mode=False, approved=()):
 def summarize(scenarios, unexplained):
     if not scenarios and not unexplained:
         return "No problem found: every check is healthy."
-    parts = ["%s" % s["title"] for s in scenarios]
+    parts = [str(s["title"]) for s in scenarios]
     text = "Diagnosis: " + ("; ".join(parts) if parts else "no runbook scenario matches")
     if unexplained:
-        text += " (%d finding(s) not explained by a scenario)" % len(unexplained)
+        text += f" ({len(unexplained)} finding(s) not explained by a scenario)"
     return text

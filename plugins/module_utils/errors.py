@@ -3,8 +3,6 @@
 """Typed errors raised by helpers; a module's main() catches them once and fails once."""
 
 
-
-
 class RunbookError(Exception):
     """A step could not be done; the message says why in words a person can act on."""
 

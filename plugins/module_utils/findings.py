@@ -8,15 +8,13 @@ a list of ``{id, severity, summary, evidence}``. Ids are ``area.what``
 so that diagnosis rules can match them.
 """
 
-
-
 SEVERITIES = ("info", "warning", "critical")
 STATUSES = ("ok", "degraded", "down", "unknown")
 
 
 def finding(finding_id, severity, summary, evidence=None):
     if severity not in SEVERITIES:
-        raise ValueError("severity must be one of %s, not %r" % (", ".join(SEVERITIES), severity))
+        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not {severity!r}")
     return {"id": finding_id, "severity": severity, "summary": summary, "evidence": evidence or {}}
 
 

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one guard helper: a refused guard fails with what was found and how to override."""
 
-
-
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import GuardRefused
 
 
@@ -16,9 +14,9 @@ def require(condition, guard, found, override=None):
     """
     if condition:
         return
-    msg = "Refused (%s): %s" % (guard, found)
+    msg = f"Refused ({guard}): {found}"
     if override:
-        msg += " To override: %s." % override
+        msg += f" To override: {override}."
     else:
         msg += " Nothing was changed."
     raise GuardRefused(msg, guard=guard)

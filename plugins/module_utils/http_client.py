@@ -7,8 +7,6 @@ timeout, one hanging endpoint costs at most its timeout, and the results come
 back in the order the endpoints were given.
 """
 
-
-
 import socket
 import ssl
 import time
@@ -28,7 +26,7 @@ def redact_url(url):
         return url
     host = parts.hostname or ""
     if parts.port:
-        host = "%s:%s" % (host, parts.port)
+        host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
 
 

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kubernetes client factory: kubeconfig and context, or in-cluster, handled once."""
 
-
-
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -22,13 +20,13 @@ except ImportError:
 
 def k8s_argument_spec():
     """Options of doc fragment sre.runbooks.k8s."""
-    return dict(
-        kubeconfig=dict(type="path", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG", "KUBECONFIG"])),
-        context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-        in_cluster=dict(type="bool", default=False),
-        namespace=dict(type="str", default="default"),
-        request_timeout=dict(type="float", default=10.0),
-    )
+    return {
+        "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG", "KUBECONFIG"])},
+        "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
+        "in_cluster": {"type": "bool", "default": False},
+        "namespace": {"type": "str", "default": "default"},
+        "request_timeout": {"type": "float", "default": 10.0},
+    }
 
 
 def api_client(params):
@@ -40,4 +38,5 @@ def api_client(params):
         return kubernetes.config.new_client_from_config(config_file=params.get("kubeconfig"),
                                                         context=params.get("context"))
     except kubernetes.config.ConfigException as exc:
-        raise RunbookError("Kubernetes configuration unusable (options kubeconfig/context/in_cluster): %s" % exc)
+        raise RunbookError(
+            f"Kubernetes configuration unusable (options kubeconfig/context/in_cluster): {exc}") from exc

@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PostgreSQL client factory (psycopg2); checks turn connection failures into findings."""
 
-
-
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -21,16 +19,16 @@ except ImportError:
 
 def postgres_argument_spec():
     """Options of doc fragment sre.runbooks.postgres."""
-    return dict(
-        login_host=dict(type="str", default="127.0.0.1", fallback=(env_fallback, ["PGHOST"])),
-        login_port=dict(type="int", default=5432, fallback=(env_fallback, ["PGPORT"])),
-        login_user=dict(type="str", default="postgres", fallback=(env_fallback, ["PGUSER"])),
-        login_password=dict(type="str", no_log=True, fallback=(env_fallback, ["PGPASSWORD"])),
-        login_db=dict(type="str", default="postgres", fallback=(env_fallback, ["PGDATABASE"])),
-        ssl_mode=dict(type="str", default="prefer",
-                      choices=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]),
-        connect_timeout=dict(type="int", default=3),
-    )
+    return {
+        "login_host": {"type": "str", "default": "127.0.0.1", "fallback": (env_fallback, ["PGHOST"])},
+        "login_port": {"type": "int", "default": 5432, "fallback": (env_fallback, ["PGPORT"])},
+        "login_user": {"type": "str", "default": "postgres", "fallback": (env_fallback, ["PGUSER"])},
+        "login_password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["PGPASSWORD"])},
+        "login_db": {"type": "str", "default": "postgres", "fallback": (env_fallback, ["PGDATABASE"])},
+        "ssl_mode": {"type": "str", "default": "prefer",
+                     "choices": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]},
+        "connect_timeout": {"type": "int", "default": 3},
+    }
 
 
 def connect(params, application_name="sre.runbooks"):
@@ -44,9 +42,9 @@ def connect(params, application_name="sre.runbooks"):
     except psycopg2.OperationalError as exc:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
         if "authentication failed" in text or "password" in text:
-            raise RunbookError("PostgreSQL authentication failed for user %s" % params["login_user"],
-                               reason="auth_failed")
-        raise BackendUnavailable("PostgreSQL at %s:%s unreachable: %s"
-                                 % (params["login_host"], params["login_port"], text))
+            raise RunbookError(f"PostgreSQL authentication failed for user {params['login_user']}",
+                               reason="auth_failed") from exc
+        raise BackendUnavailable(
+            f"PostgreSQL at {params['login_host']}:{params['login_port']} unreachable: {text}") from exc
     conn.autocommit = True
     return conn

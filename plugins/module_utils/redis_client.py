@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Redis client factory and the reads the Redis modules share."""
 
-
-
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -21,24 +19,24 @@ except ImportError:
 
 def redis_argument_spec():
     """Options of doc fragment sre.runbooks.redis."""
-    return dict(
-        password=dict(type="str", no_log=True, fallback=(env_fallback, ["REDIS_PASSWORD"])),
-        username=dict(type="str"),
-        tls=dict(type="bool", default=False),
-        validate_certs=dict(type="bool", default=True),
-        connect_timeout=dict(type="float", default=2.0),
-    )
+    return {
+        "password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["REDIS_PASSWORD"])},
+        "username": {"type": "str"},
+        "tls": {"type": "bool", "default": False},
+        "validate_certs": {"type": "bool", "default": True},
+        "connect_timeout": {"type": "float", "default": 2.0},
+    }
 
 
 def connect(params, host, port):
     """A client for one node; nothing is sent until the first command."""
-    kwargs = dict(
-        host=host, port=port, username=params.get("username"), password=params.get("password"),
-        socket_timeout=params["connect_timeout"], socket_connect_timeout=params["connect_timeout"],
-        decode_responses=True, retry_on_timeout=False,
+    kwargs = {
+        "host": host, "port": port, "username": params.get("username"), "password": params.get("password"),
+        "socket_timeout": params["connect_timeout"], "socket_connect_timeout": params["connect_timeout"],
+        "decode_responses": True, "retry_on_timeout": False,
         # One attempt per call: during an incident a dead node must cost one timeout, not a retry ladder.
-        retry=Retry(NoBackoff(), 0),
-    )
+        "retry": Retry(NoBackoff(), 0),
+    }
     if params.get("tls"):
         kwargs.update(ssl=True, ssl_cert_reqs="required" if params.get("validate_certs", True) else "none")
     return redis.Redis(**kwargs)
@@ -51,7 +49,7 @@ def describe_error(exc):
     if isinstance(exc, redis.TimeoutError):
         return "timed out"
     if isinstance(exc, redis.ConnectionError):
-        return "connection failed: %s" % str(exc).split(". ")[0]
+        return f"connection failed: {str(exc).split('. ', maxsplit=1)[0]}"
     return str(exc)
 
 
@@ -79,6 +77,6 @@ def replication(client):
         )
     for key, value in info.items():
         if key.startswith("slave") and key[5:].isdigit() and isinstance(value, dict):
-            out["replicas"].append(dict(ip=value.get("ip"), port=value.get("port"), state=value.get("state"),
-                                        offset=value.get("offset"), lag=value.get("lag")))
+            out["replicas"].append({"ip": value.get("ip"), "port": value.get("port"), "state": value.get("state"),
+                                    "offset": value.get("offset"), "lag": value.get("lag")})
     return out

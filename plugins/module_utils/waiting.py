@@ -2,8 +2,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one wait helper: poll with a deadline, return the last observed state."""
 
-
-
 import time
 
 

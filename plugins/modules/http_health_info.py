@@ -2,17 +2,16 @@
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-
-
 DOCUMENTATION = r"""
 module: http_health_info
 short_description: Check many health endpoints at once
 version_added: 1.0.0
 description:
   - The runbooks' C(curl -f https://.../health) for every endpoint of the service, in one call.
-  - All endpoints are requested concurrently, each with its own timeout, so one hanging endpoint costs at most its timeout.
+  - All endpoints are requested concurrently, each with its own timeout, so one hanging endpoint costs at most
+    its timeout.
   - An endpoint that is down is a finding, not a failure of the task.
-author: sre.runbooks contributors
+author: sre.runbooks contributors (!UNKNOWN)
 extends_documentation_fragment:
   - sre.runbooks.attributes
   - sre.runbooks.attributes.INFO_MODULE
@@ -137,47 +136,49 @@ def build_requests(params):
     requests = []
     for index, ep in enumerate(params["endpoints"]):
         if not re.match(r"^https?://", ep["url"]):
-            raise RunbookError("endpoints[%d].url must start with http:// or https://, got %r"
-                               % (index, redact_url(ep["url"])))
+            raise RunbookError(f"endpoints[{index}].url must start with http:// or https://, "
+                               f"got {redact_url(ep['url'])!r}")
         if ep.get("body_match"):
             try:
                 re.compile(ep["body_match"])
             except re.error as exc:
-                raise RunbookError("endpoints[%d].body_match is not a valid regular expression: %s" % (index, exc))
-        requests.append(dict(url=ep["url"], method=ep["method"], validate_certs=params["validate_certs"],
-                             timeout=ep.get("timeout") or params["timeout"]))
+                raise RunbookError(
+                    f"endpoints[{index}].body_match is not a valid regular expression: {exc}") from exc
+        requests.append({"url": ep["url"], "method": ep["method"], "validate_certs": params["validate_certs"],
+                         "timeout": ep.get("timeout") or params["timeout"]})
     return requests
 
 
 def judge(ep, result, params):
     """The endpoint's record and its finding (or None)."""
     name = ep.get("name") or redact_url(ep["url"])
-    record = dict(name=name, url=redact_url(ep["url"]), status_code=result["status_code"],
-                  latency_ms=result["latency_ms"], error=result["error"], healthy=False)
+    record = {"name": name, "url": redact_url(ep["url"]), "status_code": result["status_code"],
+              "latency_ms": result["latency_ms"], "error": result["error"], "healthy": False}
     evidence = dict(record)
     evidence.pop("healthy")
     excerpt = result["body"][:params["body_excerpt"]]
     slow_ms = ep.get("slow_ms") or params["slow_ms"]
     if result["error"]:
-        return record, finding("http.endpoint_down", "critical", "%s is down: %s" % (name, result["error"]), evidence)
+        return record, finding("http.endpoint_down", "critical", f"{name} is down: {result['error']}", evidence)
     evidence["body"] = excerpt
     if result["status_code"] not in ep["expect_status"]:
-        return record, finding("http.endpoint_error", "critical", "%s answered %s (expected %s)" % (
-            name, result["status_code"], "/".join(str(s) for s in ep["expect_status"])), evidence)
+        expected = "/".join(str(s) for s in ep["expect_status"])
+        return record, finding("http.endpoint_error", "critical",
+                               f"{name} answered {result['status_code']} (expected {expected})", evidence)
     if ep.get("body_match") and not re.search(ep["body_match"], result["body"]):
-        return record, finding("http.body_mismatch", "warning", "%s answered %s but the body does not match %r" % (
-            name, result["status_code"], ep["body_match"]), evidence)
+        return record, finding("http.body_mismatch", "warning", f"{name} answered {result['status_code']} "
+                               f"but the body does not match {ep['body_match']!r}", evidence)
     record["healthy"] = True
     if result["latency_ms"] > slow_ms:
-        return record, finding("http.endpoint_slow", "warning", "%s is slow: %.0f ms (threshold %d ms)" % (
-            name, result["latency_ms"], slow_ms), evidence)
+        return record, finding("http.endpoint_slow", "warning",
+                               f"{name} is slow: {result['latency_ms']:.0f} ms (threshold {slow_ms} ms)", evidence)
     return record, None
 
 
 def check(module):
     params = module.params
     if params["concurrency"] < 1:
-        raise RunbookError("concurrency must be at least 1, got %d" % params["concurrency"])
+        raise RunbookError(f"concurrency must be at least 1, got {params['concurrency']}")
     requests = build_requests(params)
     results = fetch_all(requests, params["concurrency"])
     endpoints, findings = [], []
@@ -190,30 +191,30 @@ def check(module):
     status = "ok" if healthy == len(endpoints) else ("down" if healthy == 0 else "degraded")
     if status == "ok" and findings:
         status = "degraded"
-    summary = dict(total=len(endpoints), healthy=healthy, failing=len(endpoints) - healthy,
-                   max_latency_ms=max([e["latency_ms"] for e in endpoints] or [0]))
+    summary = {"total": len(endpoints), "healthy": healthy, "failing": len(endpoints) - healthy,
+               "max_latency_ms": max([e["latency_ms"] for e in endpoints] or [0])}
     module.exit_check(findings, status=status, endpoints=endpoints, summary=summary)
 
 
 def main():
-    endpoint_spec = dict(
-        name=dict(type="str"),
-        url=dict(type="str", required=True),
-        method=dict(type="str", default="GET", choices=["GET", "HEAD", "POST"]),
-        expect_status=dict(type="list", elements="int", default=[200]),
-        body_match=dict(type="str"),
-        timeout=dict(type="float"),
-        slow_ms=dict(type="int"),
-    )
+    endpoint_spec = {
+        "name": {"type": "str"},
+        "url": {"type": "str", "required": True},
+        "method": {"type": "str", "default": "GET", "choices": ["GET", "HEAD", "POST"]},
+        "expect_status": {"type": "list", "elements": "int", "default": [200]},
+        "body_match": {"type": "str"},
+        "timeout": {"type": "float"},
+        "slow_ms": {"type": "int"},
+    }
     module = RunbookModule(
-        argument_spec=dict(
-            endpoints=dict(type="list", elements="dict", required=True, options=endpoint_spec),
-            timeout=dict(type="float", default=5.0),
-            slow_ms=dict(type="int", default=2000),
-            concurrency=dict(type="int", default=64),
-            validate_certs=dict(type="bool", default=True),
-            body_excerpt=dict(type="int", default=300),
-        ),
+        argument_spec={
+            "endpoints": {"type": "list", "elements": "dict", "required": True, "options": endpoint_spec},
+            "timeout": {"type": "float", "default": 5.0},
+            "slow_ms": {"type": "int", "default": 2000},
+            "concurrency": {"type": "int", "default": 64},
+            "validate_certs": {"type": "bool", "default": True},
+            "body_excerpt": {"type": "int", "default": 300},
+        },
         supports_check_mode=True,
     )
     module.run(check)

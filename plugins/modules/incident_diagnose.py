@@ -2,8 +2,6 @@
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-
-
 DOCUMENTATION = r"""
 module: incident_diagnose
 short_description: Map triage findings to runbook scenarios and decide each remediation step
@@ -16,7 +14,7 @@ description:
   - Findings a scenario matched or explains are not matched again by a later rule, so one outage
     is one scenario even when it breaks several checks.
   - Pure logic; reads and changes nothing outside its arguments.
-author: sre.runbooks contributors
+author: sre.runbooks contributors (!UNKNOWN)
 extends_documentation_fragment:
   - sre.runbooks.attributes
   - sre.runbooks.attributes.INFO_MODULE
@@ -105,15 +103,15 @@ def validate(rules, findings):
     for index, rule in enumerate(rules):
         for key in ("id", "title"):
             if not rule.get(key):
-                raise RunbookError("rules[%d] has no %s" % (index, key))
+                raise RunbookError(f"rules[{index}] has no {key}")
         for step in rule.get("steps") or []:
             if not step.get("id"):
-                raise RunbookError("rules[%d] (%s) has a step without an id" % (index, rule["id"]))
+                raise RunbookError(f"rules[{index}] ({rule['id']}) has a step without an id")
             if step.get("risk", "high") not in ("low", "high"):
-                raise RunbookError("rules[%d] step %s: risk must be low or high" % (index, step["id"]))
+                raise RunbookError(f"rules[{index}] step {step['id']}: risk must be low or high")
     for index, item in enumerate(findings):
         if "id" not in item:
-            raise RunbookError("findings[%d] has no id" % index)
+            raise RunbookError(f"findings[{index}] has no id")
 
 
 def run(module):
@@ -129,12 +127,12 @@ def run(module):
 
 def main():
     module = RunbookModule(
-        argument_spec=dict(
-            findings=dict(type="list", elements="dict", required=True),
-            rules=dict(type="list", elements="dict", required=True),
-            remediation_mode=dict(type="str", default="plan", choices=["plan", "approve", "auto"]),
-            approved_steps=dict(type="list", elements="str", default=[]),
-        ),
+        argument_spec={
+            "findings": {"type": "list", "elements": "dict", "required": True},
+            "rules": {"type": "list", "elements": "dict", "required": True},
+            "remediation_mode": {"type": "str", "default": "plan", "choices": ["plan", "approve", "auto"]},
+            "approved_steps": {"type": "list", "elements": "str", "default": []},
+        },
         supports_check_mode=True,
     )
     module.run(run)

@@ -2,8 +2,6 @@
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-
-
 DOCUMENTATION = r"""
 module: redis_info
 short_description: Check a Redis primary and its replicas
@@ -13,7 +11,7 @@ description:
   - Reads each node's role, replication links, offsets and lag, and memory, and says which replica
     is the best to promote when the primary is gone.
   - A node that is down is a finding, not a failure of the task.
-author: sre.runbooks contributors
+author: sre.runbooks contributors (!UNKNOWN)
 extends_documentation_fragment:
   - sre.runbooks.redis
   - sre.runbooks.attributes
@@ -121,8 +119,8 @@ except ImportError:
 
 
 def read_node(params, node):
-    name = node.get("name") or "%s:%s" % (node["host"], node["port"])
-    out = dict(name=name, host=node["host"], port=node["port"], reachable=False, role=None, error=None)
+    name = node.get("name") or f"{node['host']}:{node['port']}"
+    out = {"name": name, "host": node["host"], "port": node["port"], "reachable": False, "role": None, "error": None}
     start = time.monotonic()
     try:
         client = connect(params, node["host"], node["port"])
@@ -142,53 +140,56 @@ def node_findings(nodes, params):
     findings = []
     for node in nodes:
         if node.get("auth_failed"):
-            findings.append(finding("redis.auth_failed", "critical", "%s refused the credentials" % node["name"],
+            findings.append(finding("redis.auth_failed", "critical", f"{node['name']} refused the credentials",
                                     {"node": node["name"]}))
         elif not node["reachable"]:
-            findings.append(finding("redis.node_unreachable", "warning", "%s does not answer: %s" % (
-                node["name"], node["error"]), {"node": node["name"], "error": node["error"]}))
+            findings.append(finding("redis.node_unreachable", "warning",
+                                    f"{node['name']} does not answer: {node['error']}",
+                                    {"node": node["name"], "error": node["error"]}))
         elif node["role"] == "slave":
             findings.extend(replica_findings(node, params))
     return findings
 
 
 def replica_findings(node, params):
-    target = "%s:%s" % (node.get("master_host"), node.get("master_port"))
+    target = f"{node.get('master_host')}:{node.get('master_port')}"
     if node.get("link_status") != "up":
-        return [finding("redis.replica_link_down", "critical", "%s lost its link to the primary %s (down %ss)" % (
-            node["name"], target, node.get("link_down_since_seconds")),
-            {"node": node["name"], "primary": target, "down_seconds": node.get("link_down_since_seconds")})]
+        down = node.get("link_down_since_seconds")
+        return [finding("redis.replica_link_down", "critical",
+                        f"{node['name']} lost its link to the primary {target} (down {down}s)",
+                        {"node": node["name"], "primary": target, "down_seconds": down})]
     last_io = node.get("last_io_seconds_ago") or 0
     if last_io > params["max_lag_seconds"]:
-        return [finding("redis.replica_lagging", "warning", "%s last heard from %s %ss ago" % (
-            node["name"], target, last_io), {"node": node["name"], "last_io_seconds": last_io})]
+        return [finding("redis.replica_lagging", "warning", f"{node['name']} last heard from {target} {last_io}s ago",
+                        {"node": node["name"], "last_io_seconds": last_io})]
     return []
 
 
 def primary_findings(nodes, params):
     masters = [n for n in nodes if n["reachable"] and n["role"] == "master"]
     if len(masters) > 1:
-        return [finding("redis.multiple_masters", "critical", "More than one node answers as master: %s" % ", ".join(
-            n["name"] for n in masters), {"masters": [n["name"] for n in masters]})]
+        names = [n["name"] for n in masters]
+        return [finding("redis.multiple_masters", "critical",
+                        f"More than one node answers as master: {', '.join(names)}", {"masters": names})]
     if not masters:
         replicas = [n for n in nodes if n["reachable"] and n["role"] == "slave"]
-        targets = sorted(set("%s:%s" % (n.get("master_host"), n.get("master_port")) for n in replicas))
+        targets = sorted({f"{n.get('master_host')}:{n.get('master_port')}" for n in replicas})
         summary = "No Redis node answers as master"
         if targets:
-            summary += "; replicas point at %s, which does not answer" % ", ".join(targets)
+            summary += f"; replicas point at {', '.join(targets)}, which does not answer"
         return [finding("redis.primary_unreachable", "critical", summary,
                         {"last_known_primary": ", ".join(targets) or None, "replicas": [n["name"] for n in replicas]})]
     master = masters[0]
     found = []
     if master["connected_replicas"] == 0:
-        found.append(finding("redis.no_replica", "warning", "%s (master) has no connected replica" % master["name"],
+        found.append(finding("redis.no_replica", "warning", f"{master['name']} (master) has no connected replica",
                              {"node": master["name"]}))
     for replica in master["replicas"]:
         lag_bytes = (master.get("repl_offset") or 0) - (replica.get("offset") or 0)
         if lag_bytes > params["max_lag_bytes"]:
-            found.append(finding("redis.replica_lagging", "warning", "replica %s:%s is %d bytes behind" % (
-                replica["ip"], replica["port"], lag_bytes), {"replica": "%s:%s" % (replica["ip"], replica["port"]),
-                                                             "lag_bytes": lag_bytes}))
+            where = f"{replica['ip']}:{replica['port']}"
+            found.append(finding("redis.replica_lagging", "warning", f"replica {where} is {lag_bytes} bytes behind",
+                                 {"replica": where, "lag_bytes": lag_bytes}))
     return found
 
 
@@ -199,14 +200,14 @@ def promotion_candidate(nodes):
     if not replicas:
         return None
     best = max(replicas, key=lambda n: n.get("repl_offset") or 0)
-    return dict(name=best["name"], host=best["host"], port=best["port"], repl_offset=best.get("repl_offset"))
+    return {"name": best["name"], "host": best["host"], "port": best["port"], "repl_offset": best.get("repl_offset")}
 
 
 def check(module):
     params = module.params
     nodes = [read_node(params, node) for node in params["nodes"]]
     findings = primary_findings(nodes, params) + node_findings(nodes, params)
-    primary = next((dict(name=n["name"], host=n["host"], port=n["port"])
+    primary = next(({"name": n["name"], "host": n["host"], "port": n["port"]}
                     for n in nodes if n["reachable"] and n["role"] == "master"), None)
     for node in nodes:
         node.pop("auth_failed", None)
@@ -215,13 +216,17 @@ def check(module):
 
 
 def main():
-    node_spec = dict(name=dict(type="str"), host=dict(type="str", required=True), port=dict(type="int", default=6379))
+    node_spec = {
+        "name": {"type": "str"},
+        "host": {"type": "str", "required": True},
+        "port": {"type": "int", "default": 6379},
+    }
     module = RunbookModule(
-        argument_spec=dict(
-            nodes=dict(type="list", elements="dict", required=True, options=node_spec),
-            max_lag_seconds=dict(type="int", default=10),
-            max_lag_bytes=dict(type="int", default=1048576),
-        ),
+        argument_spec={
+            "nodes": {"type": "list", "elements": "dict", "required": True, "options": node_spec},
+            "max_lag_seconds": {"type": "int", "default": 10},
+            "max_lag_bytes": {"type": "int", "default": 1048576},
+        },
         shared=(redis_argument_spec,),
         supports_check_mode=True,
     )

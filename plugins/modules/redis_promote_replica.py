@@ -2,8 +2,6 @@
 # Copyright: sre.runbooks contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-
-
 DOCUMENTATION = r"""
 module: redis_promote_replica
 short_description: Promote a Redis replica to primary, safely
@@ -14,7 +12,7 @@ description:
     unless O(force=true).
   - Waits until the node answers as master, then optionally points the other replicas at it and
     waits until their links are up.
-author: sre.runbooks contributors
+author: sre.runbooks contributors (!UNKNOWN)
 extends_documentation_fragment:
   - sre.runbooks.redis
   - sre.runbooks.wait
@@ -135,7 +133,7 @@ except ImportError:
 
 
 def address(host, port):
-    return "%s:%s" % (host, port)
+    return f"{host}:{port}"
 
 
 def role_of(params, host, port):
@@ -146,20 +144,20 @@ def role_of(params, host, port):
         return "down", {"error": describe_error(exc)}
     if repl["role"] == "master":
         return "master", repl
-    return "replica of %s" % address(repl["master_host"], repl["master_port"]), repl
+    return f"replica of {address(repl['master_host'], repl['master_port'])}", repl
 
 
 def run_command(params, host, port, *args):
     try:
         connect(params, host, port).execute_command(*args)
     except RedisError as exc:
-        raise BackendUnavailable("%s on %s failed: %s" % (" ".join(str(a) for a in args), address(host, port),
-                                                          describe_error(exc)))
+        command = " ".join(str(a) for a in args)
+        raise BackendUnavailable(f"{command} on {address(host, port)} failed: {describe_error(exc)}") from exc
 
 
 def old_primary_state(params, repl):
     target = address(repl["master_host"], repl["master_port"])
-    role, _ = role_of(params, repl["master_host"], repl["master_port"])
+    role = role_of(params, repl["master_host"], repl["master_port"])[0]
     return {"address": target, "answers_as_master": role == "master"}
 
 
@@ -168,8 +166,8 @@ def wait_role(module, host, port, wanted):
     ok, state, duration = wait_for(lambda: role_of(params, host, port)[0], lambda r: r == wanted,
                                    params["wait_timeout"], params["wait_sleep"])
     if not ok:
-        raise RunbookError("%s did not become %r within %ss (last seen: %s)" % (
-            address(host, port), wanted, params["wait_timeout"], state))
+        raise RunbookError(f"{address(host, port)} did not become {wanted!r} within {params['wait_timeout']}s "
+                           f"(last seen: {state})")
     return duration
 
 
@@ -181,31 +179,31 @@ def wait_link_up(module, host, port):
 
     ok, state, duration = wait_for(observe, lambda s: s == "up", params["wait_timeout"], params["wait_sleep"])
     if not ok:
-        raise RunbookError("%s did not sync with the new primary within %ss (link %s)" % (
-            address(host, port), params["wait_timeout"], state))
+        raise RunbookError(f"{address(host, port)} did not sync with the new primary within "
+                           f"{params['wait_timeout']}s (link {state})")
     return duration
 
 
 def repoint(module, target, announce, port, actions, before, after):
     """Point every other answering replica at the new primary; return what was skipped and why."""
     params = module.params
-    wanted = "replica of %s" % address(announce, port)
+    wanted = f"replica of {address(announce, port)}"
     not_repointed = []
     for replica in params["replicas"]:
         other = address(replica["host"], replica["port"])
         if other in (target, address(announce, port)):
             continue
-        role, _ = role_of(params, replica["host"], replica["port"])
+        role = role_of(params, replica["host"], replica["port"])[0]
         before[other] = role
         after[other] = role
         if role == "down":
-            not_repointed.append("%s does not answer: rejoin it as a replica of the new primary when it is back" % other)
+            not_repointed.append(f"{other} does not answer: rejoin it as a replica of the new primary when it is back")
             continue
         if role == "master":
-            not_repointed.append("%s answers as master: fence it, then point it at %s" % (other, target))
+            not_repointed.append(f"{other} answers as master: fence it, then point it at {target}")
             continue
         if role != wanted:
-            actions.append("REPLICAOF %s %s on %s" % (announce, port, other))
+            actions.append(f"REPLICAOF {announce} {port} on {other}")
             if not module.check_mode:
                 run_command(params, replica["host"], replica["port"], "REPLICAOF", announce, str(port))
                 if params["wait"]:
@@ -222,15 +220,15 @@ def promote(module):
     actions, before, after, duration = [], {}, {}, 0.0
 
     role, repl = role_of(params, host, port)
-    require(role != "down", "replica reachable", "%s does not answer (%s)." % (target, repl.get("error")))
+    require(role != "down", "replica reachable", f"{target} does not answer ({repl.get('error')}).")
     before[target] = role
     old = {"address": None, "answers_as_master": False}
     if role != "master":
         old = old_primary_state(params, repl)
         require(not old["answers_as_master"] or params["force"], "old primary gone",
-                "the old primary %s still answers as master; promoting %s now would give two masters."
-                % (old["address"], target), override="fence the old primary first, or set force=true")
-        actions.append("REPLICAOF NO ONE on %s" % target)
+                f"the old primary {old['address']} still answers as master; promoting {target} now would give "
+                "two masters.", override="fence the old primary first, or set force=true")
+        actions.append(f"REPLICAOF NO ONE on {target}")
         if not module.check_mode:
             run_command(params, host, port, "REPLICAOF", "NO", "ONE")
             if params["wait"]:
@@ -239,10 +237,10 @@ def promote(module):
 
     not_repointed = repoint(module, target, announce, port, actions, before, after)
     if not module.check_mode:
-        after = dict((node, role_of(params, node.rsplit(":", 1)[0], int(node.rsplit(":", 1)[1]))[0])
-                     for node in after)
-    result = dict(changed=bool(actions), actions=actions, before=before, after=after, old_primary=old,
-                  not_repointed=not_repointed)
+        after = {node: role_of(params, node.rsplit(":", 1)[0], int(node.rsplit(":", 1)[1]))[0]
+                 for node in after}
+    result = {"changed": bool(actions), "actions": actions, "before": before, "after": after, "old_primary": old,
+              "not_repointed": not_repointed}
     if params["wait"] and not module.check_mode:
         result["duration"] = round(duration, 3)
     if module._diff:
@@ -251,16 +249,19 @@ def promote(module):
 
 
 def main():
-    replica_spec = dict(name=dict(type="str"), host=dict(type="str", required=True),
-                        port=dict(type="int", default=6379))
+    replica_spec = {
+        "name": {"type": "str"},
+        "host": {"type": "str", "required": True},
+        "port": {"type": "int", "default": 6379},
+    }
     module = RunbookModule(
-        argument_spec=dict(
-            host=dict(type="str", required=True),
-            port=dict(type="int", default=6379),
-            replicas=dict(type="list", elements="dict", default=[], options=replica_spec),
-            announce_host=dict(type="str"),
-            force=dict(type="bool", default=False),
-        ),
+        argument_spec={
+            "host": {"type": "str", "required": True},
+            "port": {"type": "int", "default": 6379},
+            "replicas": {"type": "list", "elements": "dict", "default": [], "options": replica_spec},
+            "announce_host": {"type": "str"},
+            "force": {"type": "bool", "default": False},
+        },
         shared=(redis_argument_spec, lambda: wait_argument_spec(60)),
         supports_check_mode=True,
     )

@@ -8,8 +8,6 @@ done, and whether recovery was proven.
 """
 
 
-
-
 def _phase(event, prefix):
     return event.get("phase", "").startswith(prefix)
 
@@ -51,11 +49,11 @@ def outcome(meta, events):
     if not proofs:
         return "NOT VERIFIED: the verify step did not run"
     if proofs[-1]["result"] == "failed":
-        return "NOT RECOVERED: %s" % str(proofs[-1].get("msg", "")).strip()[:400]
+        return f"NOT RECOVERED: {str(proofs[-1].get('msg', '')).strip()[:400]}"
     still_open = [f["summary"] for e in verification_of(events) for f in (e.get("findings") or [])
                   if f.get("severity") in ("warning", "critical")]
     if still_open:
-        return "RECOVERED (still open: %s)" % "; ".join(still_open)[:400]
+        return f"RECOVERED (still open: {'; '.join(still_open)[:400]})"
     return "RECOVERED: every verification check is healthy"
 
 
@@ -69,7 +67,7 @@ def _findings_table(findings):
     lines = ["| severity | finding | what | ", "|---|---|---|"]
     order = {"critical": 0, "warning": 1, "info": 2}
     for item in sorted(findings, key=lambda f: order.get(f.get("severity"), 3)):
-        lines.append("| %s | `%s` | %s |" % (item.get("severity"), item.get("id"), _cell(item.get("summary"))))
+        lines.append(f"| {item.get('severity')} | `{item.get('id')}` | {_cell(item.get('summary'))} |")
     return lines + [""]
 
 
@@ -78,21 +76,21 @@ def _diagnosis_section(diag):
         return ["Diagnosis did not run.", ""]
     lines = [diag.get("summary") or "", ""]
     for scenario in diag.get("scenarios") or []:
-        lines.append("### %s" % scenario["title"])
+        lines.append(f"### {scenario['title']}")
         if scenario.get("runbook"):
-            lines.append("Runbook: %s" % scenario["runbook"])
+            lines.append(f"Runbook: {scenario['runbook']}")
         lines.append("")
         lines.append("Evidence that matched:")
         for item in scenario.get("matched") or []:
-            lines.append("- `%s`: %s" % (item.get("id"), _cell(item.get("summary"))))
+            lines.append(f"- `{item.get('id')}`: {_cell(item.get('summary'))}")
         lines.append("")
         lines.append("Steps:")
         for step in scenario.get("steps") or []:
-            lines.append("- `%s` (%s risk): %s: **%s**" % (step["id"], step.get("risk"), step.get("description", ""),
-                                                          step.get("decision")))
+            lines.append(f"- `{step['id']}` ({step.get('risk')} risk): {step.get('description', '')}: "
+                         f"**{step.get('decision')}**")
         lines.append("")
     for item in diag.get("unexplained") or []:
-        lines.append("- not explained by a scenario: `%s` %s" % (item.get("id"), _cell(item.get("summary"))))
+        lines.append(f"- not explained by a scenario: `{item.get('id')}` {_cell(item.get('summary'))}")
     return lines + [""]
 
 
@@ -104,16 +102,16 @@ def _actions_section(events, check_mode):
     for event in acted:
         verb = "Would do" if check_mode or event.get("check_mode") else "Did"
         if event["result"] == "failed":
-            lines.append("- **%s** refused or failed: %s" % (_cell(event["step"]), _cell(event.get("msg", ""))))
+            lines.append(f"- **{_cell(event['step'])}** refused or failed: {_cell(event.get('msg', ''))}")
             continue
-        lines.append("- **%s** (%s):" % (_cell(event["step"]), event["host"]))
+        lines.append(f"- **{_cell(event['step'])}** ({event['host']}):")
         for action in event.get("actions") or []:
-            lines.append("  - %s: `%s`" % (verb, _cell(action)))
+            lines.append(f"  - {verb}: `{_cell(action)}`")
         if event.get("before") is not None:
-            lines.append("  - before: `%s`" % _cell(event["before"]))
-            lines.append("  - after: `%s`" % _cell(event.get("after")))
+            lines.append(f"  - before: `{_cell(event['before'])}`")
+            lines.append(f"  - after: `{_cell(event.get('after'))}`")
         for note in event.get("not_repointed") or []:
-            lines.append("  - left for a person: %s" % _cell(note))
+            lines.append(f"  - left for a person: {_cell(note)}")
     return lines + [""]
 
 
@@ -123,13 +121,13 @@ def _verification_section(events):
         return ["Verification did not run.", ""]
     lines = []
     for event in checks:
-        lines.append("- %s: **%s**" % (_cell(event["step"]), event["status"]))
+        lines.append(f"- {_cell(event['step'])}: **{event['status']}**")
         for endpoint in event.get("endpoints") or []:
-            lines.append("  - %s %s: %s in %s ms" % (endpoint.get("name"), endpoint.get("url"),
-                                                   endpoint.get("status_code") or endpoint.get("error"),
-                                                   endpoint.get("latency_ms")))
+            answer = endpoint.get("status_code") or endpoint.get("error")
+            lines.append(f"  - {endpoint.get('name')} {endpoint.get('url')}: {answer} "
+                         f"in {endpoint.get('latency_ms')} ms")
         for item in event.get("findings") or []:
-            lines.append("  - `%s`: %s" % (item.get("id"), _cell(item.get("summary"))))
+            lines.append(f"  - `{item.get('id')}`: {_cell(item.get('summary'))}")
     return lines + [""]
 
 
@@ -138,8 +136,8 @@ def _timeline(events):
     for event in events:
         if event["result"] == "skipped":
             continue
-        lines.append("| %s | %s | %s | %s | %s | %s |" % (event["ts"][11:23], event["elapsed_s"], event["phase"],
-                                                       _cell(event["step"]), event["host"], event["result"]))
+        lines.append(f"| {event['ts'][11:23]} | {event['elapsed_s']} | {event['phase']} | {_cell(event['step'])} "
+                     f"| {event['host']} | {event['result']} |")
     return lines + [""]
 
 
@@ -148,29 +146,29 @@ def render_report(meta, events):
     diag = diagnosis_of(events)
     failures = [e for e in events if e["result"] in ("failed", "unreachable") and not _phase(e, "remediate")]
     lines = [
-        "# Incident %s: %s" % (meta.get("id"), meta.get("title", "P0 system down")),
+        f"# Incident {meta.get('id')}: {meta.get('title', 'P0 system down')}",
         "",
         "| | |", "|---|---|",
-        "| Severity | %s |" % meta.get("severity", "P0"),
-        "| Service | %s (%s) |" % (meta.get("service", "-"), meta.get("environment", "-")),
-        "| Started | %s |" % meta.get("started_at"),
-        "| Report written | %s |" % meta.get("ended_at"),
-        "| Elapsed (this run) | %s s |" % meta.get("elapsed_s"),
-        "| Playbook | %s |" % meta.get("playbook"),
-        "| Remediation mode | %s%s |" % (meta.get("mode"), " (check mode: plan)" if check_mode else ""),
-        "| Outcome | **%s** |" % outcome(meta, events),
+        f"| Severity | {meta.get('severity', 'P0')} |",
+        f"| Service | {meta.get('service', '-')} ({meta.get('environment', '-')}) |",
+        f"| Started | {meta.get('started_at')} |",
+        f"| Report written | {meta.get('ended_at')} |",
+        f"| Elapsed (this run) | {meta.get('elapsed_s')} s |",
+        f"| Playbook | {meta.get('playbook')} |",
+        f"| Remediation mode | {meta.get('mode')}{' (check mode: plan)' if check_mode else ''} |",
+        f"| Outcome | **{outcome(meta, events)}** |",
         "",
         "## Summary", "", (diag or {}).get("summary") or "No diagnosis.", "",
         "## Findings (triage)", "",
     ]
     lines += _findings_table(findings_of(events))
     lines += ["## Diagnosis", ""] + _diagnosis_section(diag)
-    lines += ["## Actions%s" % (" (plan: nothing was changed)" if check_mode else ""), ""]
+    lines += [f"## Actions{' (plan: nothing was changed)' if check_mode else ''}", ""]
     lines += _actions_section(events, check_mode)
     lines += ["## Verification", ""] + _verification_section(events)
     if failures:
         lines += ["## Steps that failed", ""]
-        lines += ["- %s on %s: %s" % (_cell(e["step"]), e["host"], _cell(e.get("msg", ""))) for e in failures]
+        lines += [f"- {_cell(e['step'])} on {e['host']}: {_cell(e.get('msg', ''))}" for e in failures]
         lines.append("")
     lines += ["## Timeline", ""] + _timeline(events)
     return "\n".join(lines)

@@ -47,8 +47,9 @@ def test_k8s_bad_context_is_a_clear_error(lab):
 
 
 def pg_params(info, **extra):
-    params = dict(login_host=info["host"], login_port=info["port"], login_user=info["user"],
-                  login_password=info["password"], login_db=info["database"], ssl_mode="disable", connect_timeout=3)
+    params = {"login_host": info["host"], "login_port": info["port"], "login_user": info["user"],
+              "login_password": info["password"], "login_db": info["database"], "ssl_mode": "disable",
+              "connect_timeout": 3}
     params.update(extra)
     return params
 

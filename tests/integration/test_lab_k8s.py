@@ -47,7 +47,8 @@ def test_info_names_the_lab_context(cluster):
 
 def test_three_nodes_are_ready(core):
     nodes = core.list_node().items
-    ready = [n.metadata.name for n in nodes if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions)]
+    ready = [n.metadata.name for n in nodes
+             if any(c.type == "Ready" and c.status == "True" for c in n.status.conditions)]
     assert sorted(ready) == ["node-1", "node-2", "node-3"]
     assert nodes[0].status.capacity["cpu"] == "8"
 

@@ -24,7 +24,7 @@ def test_a_scenario_consumes_the_findings_it_explains():
 
 
 def test_later_rule_fires_on_its_own_findings():
-    scenarios, _ = diagnose([f("http.endpoint_error")], RULES)
+    scenarios = diagnose([f("http.endpoint_error")], RULES)[0]
     assert [s["id"] for s in scenarios] == ["app-errors"]
     assert scenarios[0]["matched"][0]["id"] == "http.endpoint_error"
 
@@ -54,7 +54,7 @@ def test_step_decisions(step, mode, check, approved, decision):
 
 
 def test_high_risk_without_auto_waits_in_auto_mode():
-    scenarios, _ = diagnose([f("postgres.unreachable")], RULES, mode="auto")
+    scenarios = diagnose([f("postgres.unreachable")], RULES, mode="auto")[0]
     assert {s["id"]: s["decision"] for s in scenarios[0]["steps"]} == {"rds.failover": "needs_approval",
                                                                        "app.restart": "run"}
 

@@ -37,7 +37,7 @@ def test_wait_for_keeps_polling_through_errors():
             raise ConnectionError("not yet")
         return "master"
 
-    ok, last, _ = wait_for(observe, lambda s: s == "master", timeout=5, sleep=0.01)
+    ok, last = wait_for(observe, lambda s: s == "master", timeout=5, sleep=0.01)[:2]
     assert ok is True and last == "master" and calls["n"] == 3
 
 
