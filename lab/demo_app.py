@@ -56,7 +56,11 @@ def check_postgres(config: dict) -> str | None:
         return f"postgres: {str(exc).strip().splitlines()[0]}"
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1")
+            # A real read of the application's table, bounded: a lock pile-up shows as a timeout.
+            cur.execute("SET statement_timeout = 1500")
+            cur.execute("SELECT count(*) FROM detections")
+    except psycopg2.Error as exc:
+        return f"postgres: {str(exc).strip().splitlines()[0]}"
     finally:
         conn.close()
     return None
