@@ -51,8 +51,8 @@ SECRET_TEXT = [
     (re.compile(r"xox[abpr]-[A-Za-z0-9-]+"), "xox*-***"),
 ]
 RECORDED_KEYS = ("status", "findings", "actions", "before", "after", "summary", "scenarios", "steps", "run_steps",
-                 "unexplained", "endpoints", "primary", "promotion_candidate", "old_primary", "not_repointed",
-                 "duration", "msg", "guard", "user_input")
+                 "sessions", "protected", "unexplained", "endpoints", "primary", "promotion_candidate", "old_primary",
+                 "not_repointed", "duration", "msg", "guard", "user_input")
 
 
 def redact(value):
@@ -110,7 +110,7 @@ class CallbackModule(CallbackBase):
         with open(path, "a") as handle:
             handle.writelines(json.dumps(event, sort_keys=True, default=str) + "\n" for event in self.events)
 
-    def _record(self, result, outcome):
+    def _record(self, result, outcome, item=False):
         res = result._result
         facts = res.get("ansible_facts") or {}
         if self.incident is None and isinstance(facts.get("incident"), dict) and facts["incident"].get("id"):
@@ -120,12 +120,13 @@ class CallbackModule(CallbackBase):
             "ts": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
             "elapsed_s": round(now - self.started, 3),
             "phase": phase_of(result._task),
-            "step": result._task.get_name(),
+            "step": result._task.get_name() + (f" ({self._item_label(res)})" if item else ""),
             "action": result._task.action,
             "host": result._host.get_name(),
             "result": outcome,
             "changed": bool(res.get("changed")),
-            "check_mode": bool(context.CLIARGS.get("check")) or getattr(result._task, "check_mode", None) is True,
+            # A remediation run in check mode for one step only (plan, or not approved) says so itself.
+            "check_mode": bool(context.CLIARGS.get("check")) or res.get("check_mode") is True,
         }
         if res.get("_ansible_no_log") or res.get("censored"):
             event["censored"] = True
@@ -133,13 +134,23 @@ class CallbackModule(CallbackBase):
             for key in RECORDED_KEYS:
                 if key in res:
                     event[key] = res[key]
-            loop_results = res.get("results")
-            if isinstance(loop_results, list):
-                event["items"] = len(loop_results)
-                found = [f for item in loop_results if isinstance(item, dict) for f in item.get("findings") or []]
-                if found:
-                    event["findings"] = found
+            if isinstance(res.get("results"), list):
+                # A loop: each item was recorded as its own event already.
+                event["items"] = len(res["results"])
         self._write(redact(event))
+
+    @staticmethod
+    def _item_label(res):
+        label = res.get("_ansible_item_label", res.get("item"))
+        if isinstance(label, dict):
+            label = label.get("check") or label.get("name") or label.get("id") or "item"
+        return str(label)[:80]
+
+    def v2_runner_item_on_ok(self, result):
+        self._record(result, "changed" if result._result.get("changed") else "ok", item=True)
+
+    def v2_runner_item_on_failed(self, result):
+        self._record(result, "failed", item=True)
 
     def v2_runner_on_ok(self, result):
         self._record(result, "changed" if result._result.get("changed") else "ok")

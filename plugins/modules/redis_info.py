@@ -9,7 +9,8 @@ version_added: 1.0.0
 description:
   - The runbooks' C(redis-cli ping) and C(INFO replication) for every node of a Redis deployment, in one call.
   - Reads each node's role, replication links, offsets and lag, and memory, and says which replica
-    is the best to promote when the primary is gone.
+    is the best to promote when the primary is gone. Nodes are read concurrently.
+  - In cluster mode (C(cluster_enabled:1)) it also reads C(CLUSTER INFO) (state, slots, known nodes) of each node.
   - A node that is down is a finding, not a failure of the task.
 author: sre.runbooks contributors (!UNKNOWN)
 extends_documentation_fragment:
@@ -68,7 +69,8 @@ findings:
     - C(redis.no_replica) (the primary has no connected replica; warning),
     - C(redis.replica_link_down) (a replica lost its primary; critical),
     - C(redis.replica_lagging) (a replica is behind the thresholds; warning),
-    - C(redis.multiple_masters) (more than one node answers as master; critical).
+    - C(redis.multiple_masters) (more than one node answers as master; critical; not in cluster mode),
+    - C(redis.cluster_fail) (cluster mode; a node sees C(CLUSTER INFO) cluster_state other than ok; critical).
   returned: always
   type: list
   elements: dict
@@ -85,7 +87,9 @@ nodes:
   sample:
     - {name: redis-1, host: 127.0.0.1, port: 6380, reachable: true, role: slave, master_host: 127.0.0.1,
        master_port: 6379, link_status: down, repl_offset: 1234, connected_replicas: 0, replicas: [],
-       used_memory_human: 1.02M, error: null, latency_ms: 0.4}
+       used_memory_human: 1.02M, error: null, latency_ms: 0.4,
+       cluster: {state: ok, slots_assigned: 16384, slots_ok: 16384, slots_pfail: 0, slots_fail: 0,
+                 known_nodes: 3, size: 3}}
 primary:
   description: The node answering as master, or null.
   returned: always
@@ -99,6 +103,7 @@ promotion_candidate:
 """
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import finding
@@ -118,6 +123,29 @@ except ImportError:
     RedisError = Exception
 
 
+def cluster_info(client):
+    """CLUSTER INFO of one node (cluster mode only)."""
+    info = client.execute_command("CLUSTER INFO")
+    if isinstance(info, (bytes, str)):
+        text = info.decode() if isinstance(info, bytes) else info
+        info = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    keys = ("cluster_state", "cluster_slots_assigned", "cluster_slots_ok", "cluster_slots_pfail",
+            "cluster_slots_fail", "cluster_known_nodes", "cluster_size")
+    return {key.replace("cluster_", "", 1): info.get(key) for key in keys}
+
+
+def cluster_findings(nodes):
+    """In cluster mode: one finding when any reachable node sees the cluster state as fail."""
+    failing = [n for n in nodes if n["reachable"] and (n.get("cluster") or {}).get("state") != "ok"]
+    if not failing:
+        return []
+    seen = failing[0]["cluster"]
+    return [finding("redis.cluster_fail", "critical",
+                    f"Redis cluster state is {seen.get('state')} as seen by {', '.join(n['name'] for n in failing)}"
+                    f" ({seen.get('slots_fail')} slots failed, {seen.get('slots_pfail')} possibly failing)",
+                    {"nodes": [n["name"] for n in failing], "cluster": seen})]
+
+
 def read_node(params, node):
     name = node.get("name") or f"{node['host']}:{node['port']}"
     out = {"name": name, "host": node["host"], "port": node["port"], "reachable": False, "role": None, "error": None}
@@ -128,6 +156,8 @@ def read_node(params, node):
         out.update(replication(client))
         memory = client.info("memory")
         out.update(used_memory_human=memory.get("used_memory_human"), maxmemory=memory.get("maxmemory"))
+        if client.info("cluster").get("cluster_enabled"):
+            out["cluster"] = cluster_info(client)
         out["reachable"] = True
     except RedisError as exc:
         out["error"] = describe_error(exc)
@@ -205,13 +235,19 @@ def promotion_candidate(nodes):
 
 def check(module):
     params = module.params
-    nodes = [read_node(params, node) for node in params["nodes"]]
-    findings = primary_findings(nodes, params) + node_findings(nodes, params)
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(params["nodes"])))) as pool:
+        nodes = list(pool.map(lambda node: read_node(params, node), params["nodes"]))
+    if any(n.get("cluster") for n in nodes):
+        # Cluster mode: one master per shard is normal; the cluster's own state says whether it serves.
+        findings = cluster_findings(nodes) + node_findings(nodes, params)
+    else:
+        findings = primary_findings(nodes, params) + node_findings(nodes, params)
     primary = next(({"name": n["name"], "host": n["host"], "port": n["port"]}
                     for n in nodes if n["reachable"] and n["role"] == "master"), None)
     for node in nodes:
         node.pop("auth_failed", None)
-    module.exit_check(findings, down_ids=("redis.primary_unreachable", "redis.auth_failed"), nodes=nodes,
+    module.exit_check(findings, down_ids=("redis.primary_unreachable", "redis.auth_failed", "redis.cluster_fail"),
+                      nodes=nodes,
                       primary=primary, promotion_candidate=promotion_candidate(nodes))
 
 

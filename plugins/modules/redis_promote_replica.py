@@ -106,6 +106,11 @@ old_primary:
   returned: always
   type: dict
   sample: {address: "127.0.0.1:6379", answers_as_master: false}
+check_mode:
+  description: True when this was a dry run (check mode for the whole run, or for this step only).
+  returned: always
+  type: bool
+  sample: false
 duration:
   description: Seconds spent waiting for the new state.
   returned: when waited
@@ -239,8 +244,8 @@ def promote(module):
     if not module.check_mode:
         after = {node: role_of(params, node.rsplit(":", 1)[0], int(node.rsplit(":", 1)[1]))[0]
                  for node in after}
-    result = {"changed": bool(actions), "actions": actions, "before": before, "after": after, "old_primary": old,
-              "not_repointed": not_repointed}
+    result = {"check_mode": module.check_mode, "changed": bool(actions), "actions": actions, "before": before,
+              "after": after, "old_primary": old, "not_repointed": not_repointed}
     if params["wait"] and not module.check_mode:
         result["duration"] = round(duration, 3)
     if module._diff:
