@@ -3,7 +3,7 @@ diagnosis, remediation and recovery against real services."""
 
 from __future__ import annotations
 
-from lab import app, redis_pair
+from lab import app, db_faults, redis_pair
 from lab.core import Lab, LabError
 
 
@@ -54,6 +54,10 @@ FAULTS = {
     "app-slow": ("the demo application answers every request 3 s late", _break_app_slow, _heal_app_switch),
     "redis-primary-down": ("the Redis master is stopped; the replica keeps the data",
                            _break_redis_primary, _heal_redis_primary),
+    "db-connection-leak": ("the application's sessions are left idle in transaction until PostgreSQL is full",
+                           db_faults.break_connection_leak, db_faults.heal_connection_leak),
+    "db-lock-pileup": ("a batch session holds an exclusive lock on detections; the application's queries wait",
+                       db_faults.break_lock_pileup, db_faults.heal_lock_pileup),
 }
 
 

@@ -8,6 +8,10 @@ done, and whether recovery was proven.
 """
 
 
+# A report lists this many actions of one step; the timeline keeps them all.
+ACTIONS_SHOWN = 10
+
+
 def _phase(event, prefix):
     return event.get("phase", "").startswith(prefix)
 
@@ -105,8 +109,11 @@ def _actions_section(events, check_mode):
             lines.append(f"- **{_cell(event['step'])}** refused or failed: {_cell(event.get('msg', ''))}")
             continue
         lines.append(f"- **{_cell(event['step'])}** ({event['host']}):")
-        for action in event.get("actions") or []:
+        actions = event.get("actions") or []
+        for action in actions[:ACTIONS_SHOWN]:
             lines.append(f"  - {verb}: `{_cell(action)}`")
+        if len(actions) > ACTIONS_SHOWN:
+            lines.append(f"  - ... and {len(actions) - ACTIONS_SHOWN} more (every one is in timeline.jsonl)")
         if event.get("before") is not None:
             lines.append(f"  - before: `{_cell(event['before'])}`")
             lines.append(f"  - after: `{_cell(event.get('after'))}`")

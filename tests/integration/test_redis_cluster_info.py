@@ -3,8 +3,8 @@
 import subprocess
 
 import pytest
-
 from conftest import run_module
+
 from lab import redis_pair
 from lab.core import Lab, free_port, require_binary, wait_until
 
@@ -22,7 +22,8 @@ def cluster(tmp_path):
                          "--cluster-config-file", str(lab.path("redis", name) / "nodes.conf")])
         nodes.append({"name": name, "host": "127.0.0.1", "port": port})
         wait_until(lambda p=port: subprocess.run([require_binary("redis-cli", redis_pair.HINT), "-p", str(p), "ping"],
-                                                 capture_output=True, text=True).stdout.strip() == "PONG", 10, name)
+                                                 capture_output=True, text=True, check=False).stdout.strip() == "PONG",
+                   10, name)
     create = subprocess.run([require_binary("redis-cli", redis_pair.HINT), "--cluster", "create",
                              *[f"127.0.0.1:{n['port']}" for n in nodes], "--cluster-yes"],
                             capture_output=True, text=True, timeout=60, check=False)

@@ -1,0 +1,337 @@
+#!/usr/bin/python
+# Copyright: sre.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+module: postgres_info
+short_description: Check a PostgreSQL server for the runbooks' database issues
+version_added: 1.0.0
+description:
+  - The runbook's "Check Database Status" and "Scenario 2 - Database Connection Issues" in one call - C(SELECT 1)
+    latency, sessions waiting on locks and who blocks them (C(pg_blocking_pids)), connections by state and
+    application_name against C(max_connections), sessions left idle in transaction per application, the longest
+    running queries, the size of the connected database. Its own session is left out; query texts are cut.
+  - A server that does not answer, refuses the credentials or refuses because it is full is a finding, not a
+    failure. Connect as a superuser (the on-call role) to see every session, and to still get in through the
+    reserved slots when the application's connections are exhausted.
+author: sre.runbooks contributors (!UNKNOWN)
+extends_documentation_fragment:
+  - sre.runbooks.postgres
+  - sre.runbooks.attributes
+  - sre.runbooks.attributes.INFO_MODULE
+options:
+  connections_warn_ratio:
+    description: Warn when the connections in use reach this share of the slots open to non-superusers
+      (C(max_connections) minus the reserved slots).
+    type: float
+    default: 0.8
+  idle_in_transaction_min_age:
+    description: Seconds a transaction must have been open for an idle-in-transaction session to count as leaked.
+    type: int
+    default: 60
+  idle_in_transaction_warn_count:
+    description: Leaked idle-in-transaction sessions of one application_name that make a finding.
+    type: int
+    default: 5
+  lock_wait_warn_count:
+    description: Sessions waiting on locks that make a lock pile-up.
+    type: int
+    default: 3
+  top_queries:
+    description: How many of the longest running queries to return.
+    type: int
+    default: 5
+  query_text_limit:
+    description: Query texts longer than this many characters are cut (and end in C(...)).
+    type: int
+    default: 300
+"""
+
+EXAMPLES = r"""
+- name: Check database status (Database Issues; Scenario 2 Database Connection Issues)
+  sre.runbooks.postgres_info:
+    login_host: prod-db.amazonaws.com
+    login_user: sre_oncall
+    login_password: "{{ vault_postgres_oncall_password }}"
+    login_db: pynomaly_prod
+    idle_in_transaction_min_age: 120
+  register: database
+"""
+
+RETURN = r"""
+status:
+  description: C(ok); C(degraded) (warning or critical findings, the server serves); C(down) (unreachable,
+    credentials refused, or no connection slot left for non-superusers).
+  returned: always
+  type: str
+  sample: degraded
+findings:
+  description:
+    - Ids C(postgres.unreachable) (no answer; critical, status down),
+    - C(postgres.auth_failed) (credentials refused; critical, status down),
+    - C(postgres.connections_near_limit) (warning at O(connections_warn_ratio); critical, status down, when no slot
+      is left for non-superusers or the server refuses because it is full),
+    - C(postgres.lock_pileup) (at least O(lock_wait_warn_count) sessions wait on locks; critical; evidence names the
+      blocking pids with their application_name, state, age and query),
+    - C(postgres.idle_in_transaction_leak) (one per application_name with at least O(idle_in_transaction_warn_count)
+      sessions idle in transaction for over O(idle_in_transaction_min_age); warning; evidence has the count, the
+      oldest age and the pids).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - id: postgres.lock_pileup
+      severity: critical
+      summary: "4 sessions wait on locks held by pid 4242 (pynomaly-batch, idle in transaction for 35.2s)"
+      evidence: {waiting_count: 4, waiting_pids: [4243, 4244, 4245, 4246], blocking_pids: [4242],
+                 blockers: [{pid: 4242, user: pynomaly, application_name: pynomaly-batch, state: idle in transaction,
+                             age_seconds: 35.2, query: "LOCK TABLE detections IN ACCESS EXCLUSIVE MODE"}]}
+error:
+  description: Why the server could not be read, or null when it was.
+  returned: always
+  type: str
+  sample: null
+latency_ms:
+  description: Round trip of C(SELECT 1) in milliseconds; null when not reachable.
+  returned: always
+  type: float
+  sample: 0.4
+connections:
+  description: Client connections in use, by state and by application_name, against C(max_connections) and the
+    C(reserved) slots (superuser_reserved_connections and reserved_connections); empty when not reachable.
+  returned: always
+  type: dict
+  sample: {in_use: 47, max_connections: 50, reserved: 3, available_to_non_superusers: 0, usage_ratio: 1.0,
+           by_state: {idle in transaction: 47}, by_application_name: {pynomaly: 47}}
+locks:
+  description: C(waiting) sessions (lock not granted, C(blocked_by) pids) and their C(blockers) (pid, user,
+    application_name, state, age_seconds, query, C(blocks) pids, whether C(waiting) themselves).
+  returned: always
+  type: dict
+  sample: {waiting: [{pid: 4243, mode: AccessShareLock, relation: detections, blocked_by: [4242], wait_seconds: 35.0}],
+           blockers: [{pid: 4242, application_name: pynomaly-batch, state: idle in transaction, blocks: [4243]}]}
+idle_in_transaction:
+  description: Per application_name, its sessions idle in transaction, how many are older than
+    O(idle_in_transaction_min_age), the oldest age in seconds and the pids of the old ones.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{application_name: pynomaly, sessions: 2, older_than_min_age: 2, oldest_age_seconds: 312.5, pids: [41, 42]}]
+longest_queries:
+  description: The O(top_queries) longest running active queries, longest first.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{pid: 4243, user: pynomaly, application_name: pynomaly, duration_seconds: 35.0, query: "SELECT 1"}]
+database:
+  description: Name and size of the connected database; null when not reachable.
+  returned: always
+  type: dict
+  sample: {name: pynomaly, size_bytes: 7741955, size_pretty: 7561 kB}
+"""
+
+import time
+from collections import Counter
+
+from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
+from ansible_collections.sre.runbooks.plugins.module_utils.findings import finding, status_from
+from ansible_collections.sre.runbooks.plugins.module_utils.postgres_client import (
+    HAS_PSYCOPG2,
+    PSYCOPG2_IMPORT_ERROR,
+    connect,
+    postgres_argument_spec,
+)
+
+try:
+    from psycopg2 import OperationalError
+except ImportError:
+    OperationalError = Exception
+
+NEAR_LIMIT = "postgres.connections_near_limit"
+FULL_MARKERS = ("too many clients", "connection slots are reserved")
+SESSIONS_SQL = """
+SELECT pid, usename AS user, application_name, datname AS database, state, wait_event_type,
+       extract(epoch FROM now() - xact_start)::float AS xact_age, extract(epoch FROM now() - query_start)::float
+       AS query_age, left(query, %(limit)s + 1) AS query
+FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"""
+WAITING_SQL = """
+SELECT DISTINCT ON (pid) pid, locktype, mode, relation::regclass::text AS relation, pg_blocking_pids(pid) AS blocked_by
+FROM pg_locks WHERE NOT granted ORDER BY pid"""
+SETTINGS_SQL = """
+SELECT name, setting FROM pg_settings
+WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections')"""
+DATABASE_SQL = """
+SELECT current_database() AS name, pg_database_size(current_database()) AS size_bytes,
+       pg_size_pretty(pg_database_size(current_database())) AS size_pretty"""
+
+
+def fetch(conn, sql, params=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        names = [column[0] for column in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def seconds(value):
+    return None if value is None else round(value, 1)
+
+
+def read(params):
+    """(latency_ms, server, sessions, lock waits, database); BackendUnavailable when the link drops."""
+    conn = connect(params)
+    try:
+        start = time.monotonic()
+        fetch(conn, "SELECT 1")
+        latency_ms = round((time.monotonic() - start) * 1000.0, 1)
+        server = {row["name"]: int(row["setting"]) for row in fetch(conn, SETTINGS_SQL)}
+        limit = params["query_text_limit"]
+        sessions = fetch(conn, SESSIONS_SQL, {"limit": limit})
+        for session in sessions:
+            if session["query"] and len(session["query"]) > limit:
+                session["query"] = session["query"][:limit] + "..."
+        return latency_ms, server, sessions, fetch(conn, WAITING_SQL), fetch(conn, DATABASE_SQL)[0]
+    except OperationalError as exc:
+        raise BackendUnavailable(f"PostgreSQL connection lost while reading: {str(exc).strip()}") from exc
+    finally:
+        conn.close()
+
+
+def connection_summary(sessions, server):
+    reserved = server["superuser_reserved_connections"] + server.get("reserved_connections", 0)
+    usable = server["max_connections"] - reserved
+    return {"in_use": len(sessions), "max_connections": server["max_connections"], "reserved": reserved,
+            "available_to_non_superusers": max(usable - len(sessions), 0),
+            "usage_ratio": round(len(sessions) / usable, 3) if usable > 0 else 1.0,
+            "by_state": dict(Counter(s["state"] or "unknown" for s in sessions)),
+            "by_application_name": dict(Counter(s["application_name"] for s in sessions))}
+
+
+def lock_summary(waiting, sessions):
+    """Each waiting session with who it is, and each blocker with what it holds up, root blockers first."""
+    by_pid = {s["pid"]: s for s in sessions}
+    for wait in waiting:
+        session = by_pid.get(wait["pid"], {})
+        wait.update(user=session.get("user"), application_name=session.get("application_name"),
+                    wait_seconds=seconds(session.get("query_age")), query=session.get("query"))
+    blockers = []
+    for pid in sorted({pid for wait in waiting for pid in wait["blocked_by"]}):
+        session = by_pid.get(pid, {})
+        blockers.append({"pid": pid, "user": session.get("user"), "application_name": session.get("application_name"),
+                         "state": session.get("state"),
+                         "age_seconds": seconds(session.get("xact_age") or session.get("query_age")),
+                         "query": session.get("query"), "waiting": any(w["pid"] == pid for w in waiting),
+                         "blocks": [w["pid"] for w in waiting if pid in w["blocked_by"]]})
+    return {"waiting": waiting, "blockers": sorted(blockers, key=lambda b: (b["waiting"], b["pid"]))}
+
+
+def idle_summary(sessions, min_age):
+    apps = {}
+    for session in (s for s in sessions if (s["state"] or "").startswith("idle in transaction")):
+        app = apps.setdefault(session["application_name"], {"application_name": session["application_name"],
+                                                            "sessions": 0, "oldest_age_seconds": 0.0, "pids": []})
+        app["sessions"] += 1
+        app["oldest_age_seconds"] = max(app["oldest_age_seconds"], seconds(session["xact_age"] or 0.0))
+        if (session["xact_age"] or 0.0) >= min_age:
+            app["pids"].append(session["pid"])
+    for app in apps.values():
+        app["older_than_min_age"] = len(app["pids"])
+    return sorted(apps.values(), key=lambda a: -a["older_than_min_age"])
+
+
+def longest_queries(sessions, count):
+    active = sorted((s for s in sessions if s["state"] == "active"), key=lambda s: -(s["query_age"] or 0.0))
+    return [{"pid": s["pid"], "user": s["user"], "application_name": s["application_name"], "database": s["database"],
+             "duration_seconds": seconds(s["query_age"]), "wait_event_type": s["wait_event_type"],
+             "query": s["query"]} for s in active[:count]]
+
+
+def connection_findings(connections, params):
+    in_use, usable = connections["in_use"], connections["max_connections"] - connections["reserved"]
+    evidence = {key: value for key, value in connections.items() if key != "by_state"}
+    if in_use >= usable:
+        return [finding(NEAR_LIMIT, "critical", f"No connection slot left for non-superusers: {in_use} of "
+                        f"{connections['max_connections']} in use, {connections['reserved']} reserved", evidence)]
+    if in_use >= params["connections_warn_ratio"] * usable:
+        return [finding(NEAR_LIMIT, "warning", f"{in_use} of the {usable} connections open to non-superusers "
+                        "are in use", evidence)]
+    return []
+
+
+def lock_findings(locks, params):
+    waiting = locks["waiting"]
+    if len(waiting) < params["lock_wait_warn_count"]:
+        return []
+    roots = [b for b in locks["blockers"] if not b["waiting"]] or locks["blockers"]
+    held_by = ", ".join(f"pid {b['pid']} ({b['application_name'] or 'no application_name'}, {b['state']} "
+                        f"for {b['age_seconds']}s)" for b in roots)
+    keys = ("pid", "user", "application_name", "state", "age_seconds", "query")
+    return [finding("postgres.lock_pileup", "critical", f"{len(waiting)} sessions wait on locks held by {held_by}",
+                    {"waiting_count": len(waiting), "waiting_pids": [w["pid"] for w in waiting],
+                     "blocking_pids": [b["pid"] for b in roots],
+                     "blockers": [{key: b[key] for key in keys} for b in roots]})]
+
+
+def idle_findings(idle, params):
+    return [finding("postgres.idle_in_transaction_leak", "warning",
+                    f"{app['older_than_min_age']} sessions of {app['application_name'] or 'no application_name'} "
+                    f"idle in transaction for over {params['idle_in_transaction_min_age']}s "
+                    f"(oldest {app['oldest_age_seconds']}s)",
+                    {"application_name": app["application_name"], "count": app["older_than_min_age"],
+                     "oldest_age_seconds": app["oldest_age_seconds"], "pids": app["pids"]})
+            for app in idle if app["older_than_min_age"] >= params["idle_in_transaction_warn_count"]]
+
+
+def refusal_finding(exc, params):
+    """The one finding of a server that could not be connected to or read."""
+    where, user = f"{params['login_host']}:{params['login_port']}", params["login_user"]
+    if not isinstance(exc, BackendUnavailable):
+        return finding("postgres.auth_failed", "critical", f"PostgreSQL at {where} refused the credentials of "
+                       f"{user}", {"server": where, "user": user})
+    if any(marker in exc.msg for marker in FULL_MARKERS):
+        reason = str(exc.__cause__ or exc.msg).strip().splitlines()[0]
+        return finding(NEAR_LIMIT, "critical", f"PostgreSQL at {where} is full: it refuses new connections of "
+                       f"{user}", {"server": where, "user": user, "error": reason})
+    return finding("postgres.unreachable", "critical", exc.msg, {"server": where, "error": exc.msg})
+
+
+def check(module):
+    params = module.params
+    try:
+        latency_ms, server, sessions, waiting, database = read(params)
+    except RunbookError as exc:
+        if not isinstance(exc, BackendUnavailable) and exc.details.get("reason") != "auth_failed":
+            raise
+        found = refusal_finding(exc, params)
+        return module.exit_check([found], status="down", error=found["evidence"].get("error", exc.msg),
+                                 latency_ms=None, connections={}, locks={"waiting": [], "blockers": []},
+                                 idle_in_transaction=[], longest_queries=[], database=None)
+    connections = connection_summary(sessions, server)
+    locks = lock_summary(waiting, sessions)
+    idle = idle_summary(sessions, params["idle_in_transaction_min_age"])
+    found = connection_findings(connections, params) + lock_findings(locks, params) + idle_findings(idle, params)
+    no_slot = any(f["id"] == NEAR_LIMIT and f["severity"] == "critical" for f in found)
+    return module.exit_check(found, status="down" if no_slot else status_from(found), error=None,
+                             latency_ms=latency_ms, connections=connections, locks=locks, idle_in_transaction=idle,
+                             longest_queries=longest_queries(sessions, params["top_queries"]), database=database)
+
+
+def main():
+    module = RunbookModule(
+        argument_spec={
+            "connections_warn_ratio": {"type": "float", "default": 0.8},
+            "idle_in_transaction_min_age": {"type": "int", "default": 60},
+            "idle_in_transaction_warn_count": {"type": "int", "default": 5},
+            "lock_wait_warn_count": {"type": "int", "default": 3},
+            "top_queries": {"type": "int", "default": 5},
+            "query_text_limit": {"type": "int", "default": 300},
+        },
+        shared=(postgres_argument_spec,),
+        supports_check_mode=True,
+    )
+    module.require_library("psycopg2", HAS_PSYCOPG2, PSYCOPG2_IMPORT_ERROR)
+    module.run(check)
+
+
+if __name__ == "__main__":
+    main()
