@@ -120,6 +120,11 @@ after:
   returned: always
   type: int
   sample: 0
+check_mode:
+  description: True when this was a dry run (check mode for the whole run, or for this step only).
+  returned: always
+  type: bool
+  sample: false
 duration:
   description: Seconds spent waiting for the sessions to end.
   returned: when waited
@@ -266,7 +271,7 @@ def end_sessions(module):
         conn.close()
     for session in chosen:
         session.pop("query_start")
-    result.update(changed=bool(chosen), sessions=chosen)
+    result.update(changed=bool(chosen), sessions=chosen, check_mode=module.check_mode)
     if module._diff:
         result["diff"] = {"before": {"sessions": [describe(function, s) for s in chosen]}, "after": {"sessions": []}}
     module.exit_json(**result)
