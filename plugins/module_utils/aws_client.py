@@ -13,6 +13,7 @@ try:
     import boto3
     import botocore.config
     import botocore.exceptions
+    import botocore.parsers
     HAS_BOTO3 = True
 except ImportError:
     HAS_BOTO3 = False
@@ -60,7 +61,9 @@ def call(method, **kwargs):
     """Call one API method; turn botocore errors into typed, readable errors."""
     try:
         return method(**kwargs)
-    except botocore.exceptions.EndpointConnectionError as exc:
+    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionError,
+            botocore.exceptions.HTTPClientError) as exc:
+        # ConnectionError covers connect and read timeouts; HTTPClientError a connection dropped mid-answer.
         raise BackendUnavailable(f"AWS endpoint unreachable: {exc}") from exc
     except botocore.exceptions.NoCredentialsError as exc:
         raise RunbookError(
@@ -69,3 +72,6 @@ def call(method, **kwargs):
         error = exc.response.get("Error", {})
         raise RunbookError(f"AWS {exc.operation_name} failed: {error.get('Code')} {error.get('Message')}",
                            aws_error_code=error.get("Code")) from exc
+    except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as exc:
+        # An answer the SDK could not read (ResponseParserError among them): say so, not a traceback.
+        raise RunbookError(f"AWS answered something unreadable: {exc}") from exc
