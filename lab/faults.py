@@ -3,7 +3,7 @@ diagnosis, remediation and recovery against real services."""
 
 from __future__ import annotations
 
-from lab import app, db_faults, rds_faults, redis_pair
+from lab import app, db_faults, rds_link, redis_pair
 from lab.core import Lab, LabError
 
 
@@ -56,8 +56,8 @@ FAULTS = {
                            _break_redis_primary, _heal_redis_primary),
     "db-connection-leak": ("the application's sessions are left idle in transaction until PostgreSQL is full",
                            db_faults.break_connection_leak, db_faults.heal_connection_leak),
-    "rds-writer-down": ("the Aurora cluster's writer instance is stopped (as far as moto allows; see lab/rds_faults.py)",
-                        rds_faults.break_rds_writer_down, rds_faults.heal_rds_writer_down),
+    "rds-writer-down": ("the Aurora writer is stopped and the database it serves is down until a failover",
+                        rds_link.break_writer_down, rds_link.heal_writer_down),
     "db-lock-pileup": ("a batch session holds an exclusive lock on detections; the application's queries wait",
                        db_faults.break_lock_pileup, db_faults.heal_lock_pileup),
 }

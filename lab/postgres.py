@@ -63,13 +63,29 @@ def up(lab: Lab) -> dict:
             "host all all 127.0.0.1/32 scram-sha-256\n"
         )
         chown_tree(base, user)
-    _run([require_binary("pg_ctl", HINT), "-D", str(data), "-l", str(base / "server.log"),
-          "-o", f"-p {port}", "-w", "-t", "30", "start"], user, "pg_ctl start")
     info = {"host": "127.0.0.1", "port": port, "database": APP_DB, "user": APP_USER,
             "password": APP_PASSWORD, "admin_user": ADMIN_USER, "data_dir": str(data), "cluster_dir": str(base)}
-    wait_until(lambda: _ping(info), 15, "PostgreSQL to accept connections")
+    start(info)
     _seed(info)
     return info
+
+
+def start(info: dict) -> None:
+    """Start the cluster on its port (again, after stop)."""
+    base = Path(info["cluster_dir"])
+    _run([require_binary("pg_ctl", HINT), "-D", info["data_dir"], "-l", str(base / "server.log"),
+          "-o", f"-p {info['port']}", "-w", "-t", "30", "start"], unprivileged_user(), "pg_ctl start")
+    wait_until(lambda: _ping(info), 15, "PostgreSQL to accept connections")
+
+
+def stop(info: dict) -> None:
+    """Stop the server at once (the data stays): what a failed database host looks like to clients."""
+    _run([require_binary("pg_ctl", HINT), "-D", info["data_dir"], "-m", "immediate", "-w", "stop"],
+         unprivileged_user(), "pg_ctl stop")
+
+
+def running(info: dict) -> bool:
+    return (Path(info["data_dir"]) / "postmaster.pid").exists() and _ping(info)
 
 
 def _admin(info: dict, dbname: str = "postgres"):

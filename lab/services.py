@@ -30,6 +30,9 @@ def down(lab: Lab) -> None:
             stop(lab)
         except (LabError, OSError) as exc:
             errors.append(str(exc))
+    # Whatever else the lab started (fault helpers, the RDS endpoint loop) goes too.
+    for pidfile in sorted((lab.root / "run").glob("*.pid")):
+        lab.stop(pidfile.stem)
     state = lab.load()
     state["services"], state["faults"] = {}, []
     state.pop("stopped_redis", None)
