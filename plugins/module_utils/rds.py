@@ -27,4 +27,3 @@ def replica_lag_ms(cloudwatch, instance_id, engine="aurora"):
     if not points:
         return None
     return round(max(points, key=lambda p: p["Timestamp"])["Maximum"] * scale, 1)
-
