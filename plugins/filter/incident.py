@@ -46,6 +46,21 @@ def triage_lines(checks):
     return lines or ["no check is configured for this inventory"]
 
 
+def recovery(checks):
+    """Whether the checks prove recovery: every health endpoint healthy and no dependency down.
+
+    Checks that did not run (skipped, or no status) do not count either way.
+    """
+    ran = {name: check for name, check in (checks or {}).items()
+           if isinstance(check, dict) and check.get("status") and not check.get("skipped")}
+    problems = [f["summary"] for name in sorted(ran) for f in ran[name].get("findings", [])
+                if f.get("severity") in ("warning", "critical")]
+    endpoints_ok = ran.get("http", {}).get("status", "ok") == "ok"
+    nothing_down = all(check["status"] != "down" for check in ran.values())
+    return {"recovered": endpoints_ok and nothing_down, "problems": problems,
+            "statuses": {name: check["status"] for name, check in ran.items()}}
+
+
 DECISIONS = {
     "plan": "planned, not done (plan mode)",
     "run": "will run now",
@@ -70,4 +85,4 @@ def step(diagnosis, step_id):
 class FilterModule:
     def filters(self):
         return {"checks_by_name": checks_by_name, "all_findings": all_findings, "triage_lines": triage_lines,
-                "step_lines": step_lines, "step": step}
+                "step_lines": step_lines, "step": step, "recovery": recovery}

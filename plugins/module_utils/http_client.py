@@ -9,6 +9,7 @@ back in the order the endpoints were given.
 
 import socket
 import ssl
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,12 +31,21 @@ def redact_url(url):
     return urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
 
 
+_OPENERS = {}
+_OPENERS_LOCK = threading.Lock()
+
+
 def _opener(validate_certs):
-    context = ssl.create_default_context()
-    if not validate_certs:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return build_opener(HTTPSHandler(context=context))
+    """One opener (and one TLS context: loading the CA store costs milliseconds and megabytes) per
+    certificate policy, shared by every request of the process; urllib openers are thread-safe."""
+    with _OPENERS_LOCK:
+        if validate_certs not in _OPENERS:
+            context = ssl.create_default_context()
+            if not validate_certs:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            _OPENERS[validate_certs] = build_opener(HTTPSHandler(context=context))
+        return _OPENERS[validate_certs]
 
 
 def fetch(request):

@@ -50,11 +50,12 @@ def outcome(meta, events):
         return "PLAN ONLY: nothing was changed"
     proofs = [e for e in events if _phase(e, "verify") and e.get("action", "").endswith("assert")
               and e["result"] in ("ok", "failed")]
+    checks = verification_of(events) or [e for e in events if _phase(e, "triage") and e.get("findings")]
     if not proofs:
         return "NOT VERIFIED: the verify step did not run"
     if proofs[-1]["result"] == "failed":
         return f"NOT RECOVERED: {str(proofs[-1].get('msg', '')).strip()[:400]}"
-    still_open = [f["summary"] for e in verification_of(events) for f in (e.get("findings") or [])
+    still_open = [f["summary"] for e in checks for f in (e.get("findings") or [])
                   if f.get("severity") in ("warning", "critical")]
     if still_open:
         return f"RECOVERED (still open: {'; '.join(still_open)[:400]})"
@@ -125,6 +126,9 @@ def _actions_section(events, check_mode):
 def _verification_section(events):
     checks = verification_of(events)
     if not checks:
+        if any(_phase(e, "verify") for e in events):
+            return [("Nothing was changed by this run, so verification did not look again: the triage "
+                     "results above stand."), ""]
         return ["Verification did not run.", ""]
     lines = []
     for event in checks:
