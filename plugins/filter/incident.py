@@ -3,33 +3,8 @@
 """Filters that shape triage results for the incident flow (roles/triage, roles/verify).
 
 Five filters live in this file; each is documented in its own file beside it
-(checks_by_name.yml, all_findings.yml, triage_lines.yml, step_lines.yml, step.yml).
+(all_findings.yml, triage_lines.yml, step_lines.yml, step.yml, recovery.yml).
 """
-
-
-def _failed_check(name, why):
-    return {
-        "status": "unknown",
-        "findings": [{"id": "triage.check_failed", "severity": "warning",
-                      "summary": f"The {name} check did not report: {why}", "evidence": {"check": name}}],
-    }
-
-
-def checks_by_name(results):
-    checks = {}
-    for item in results or []:
-        name = item.get("item", {}).get("check", "check")
-        if item.get("skipped"):
-            continue
-        if not item.get("finished"):
-            checks[name] = _failed_check(name, "no answer before the triage timeout")
-        elif item.get("failed") or "status" not in item:
-            checks[name] = _failed_check(name, item.get("msg") or "it failed")
-        else:
-            checks[name] = {k: v for k, v in item.items()
-                            if k not in ("item", "ansible_loop_var", "ansible_job_id", "results_file",
-                                         "started", "finished", "attempts", "invocation", "changed")}
-    return checks
 
 
 def all_findings(checks):
@@ -84,5 +59,5 @@ def step(diagnosis, step_id):
 
 class FilterModule:
     def filters(self):
-        return {"checks_by_name": checks_by_name, "all_findings": all_findings, "triage_lines": triage_lines,
+        return {"all_findings": all_findings, "triage_lines": triage_lines,
                 "step_lines": step_lines, "step": step, "recovery": recovery}

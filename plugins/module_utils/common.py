@@ -13,7 +13,6 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.sre.runbooks.plugins.module_utils.findings import status_from
 
 
 def wait_argument_spec(default_timeout=60):
@@ -49,7 +48,7 @@ class RunbookModule(AnsibleModule):
         except Exception as exc:  # noqa: BLE001 -- last resort: a bug, reported with its traceback
             self.fail_json(msg=f"Unexpected error: {exc}", exception=traceback.format_exc(), changed=False)
 
-    def exit_check(self, findings, down_ids=(), **data):
-        """Exit a read-only check: never changed, status derived from findings."""
-        status = data.pop("status", None) or status_from(findings, down_ids)
-        self.exit_json(changed=False, status=status, findings=findings, **data)
+    def run_check(self, check):
+        """Exit with check(params) (a module_utils.checks run function); a typed error fails once."""
+        result = self.run(lambda module: check(module.params))
+        self.exit_json(changed=False, **result)

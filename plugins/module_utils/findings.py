@@ -32,3 +32,8 @@ def status_from(findings, down_ids=()):
     if any(f["severity"] in ("warning", "critical") for f in findings):
         return "degraded"
     return "ok"
+
+
+def check_result(findings, down_ids=(), status=None, **data):
+    """What a read-only check returns: status (derived from findings unless given), findings, its data."""
+    return dict(status=status or status_from(findings, down_ids), findings=findings, **data)

@@ -124,100 +124,13 @@ summary:
   sample: {total: 2, healthy: 1, failing: 1, max_latency_ms: 5003.2}
 """
 
-import re
-
+from ansible_collections.sre.runbooks.plugins.module_utils.checks import http_health
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule
-from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.sre.runbooks.plugins.module_utils.findings import finding
-from ansible_collections.sre.runbooks.plugins.module_utils.http_client import fetch_all, redact_url
-
-
-def build_requests(params):
-    requests = []
-    for index, ep in enumerate(params["endpoints"]):
-        if not re.match(r"^https?://", ep["url"]):
-            raise RunbookError(f"endpoints[{index}].url must start with http:// or https://, "
-                               f"got {redact_url(ep['url'])!r}")
-        if ep.get("body_match"):
-            try:
-                re.compile(ep["body_match"])
-            except re.error as exc:
-                raise RunbookError(
-                    f"endpoints[{index}].body_match is not a valid regular expression: {exc}") from exc
-        requests.append({"url": ep["url"], "method": ep["method"], "validate_certs": params["validate_certs"],
-                         "timeout": ep.get("timeout") or params["timeout"]})
-    return requests
-
-
-def judge(ep, result, params):
-    """The endpoint's record and its finding (or None)."""
-    name = ep.get("name") or redact_url(ep["url"])
-    record = {"name": name, "url": redact_url(ep["url"]), "status_code": result["status_code"],
-              "latency_ms": result["latency_ms"], "error": result["error"], "healthy": False}
-    evidence = dict(record)
-    evidence.pop("healthy")
-    excerpt = result["body"][:params["body_excerpt"]]
-    slow_ms = ep.get("slow_ms") or params["slow_ms"]
-    if result["error"]:
-        return record, finding("http.endpoint_down", "critical", f"{name} is down: {result['error']}", evidence)
-    evidence["body"] = excerpt
-    if result["status_code"] not in ep["expect_status"]:
-        expected = "/".join(str(s) for s in ep["expect_status"])
-        return record, finding("http.endpoint_error", "critical",
-                               f"{name} answered {result['status_code']} (expected {expected})", evidence)
-    if ep.get("body_match") and not re.search(ep["body_match"], result["body"]):
-        return record, finding("http.body_mismatch", "warning", f"{name} answered {result['status_code']} "
-                               f"but the body does not match {ep['body_match']!r}", evidence)
-    record["healthy"] = True
-    if result["latency_ms"] > slow_ms:
-        return record, finding("http.endpoint_slow", "warning",
-                               f"{name} is slow: {result['latency_ms']:.0f} ms (threshold {slow_ms} ms)", evidence)
-    return record, None
-
-
-def check(module):
-    params = module.params
-    if params["concurrency"] < 1:
-        raise RunbookError(f"concurrency must be at least 1, got {params['concurrency']}")
-    requests = build_requests(params)
-    results = fetch_all(requests, params["concurrency"])
-    endpoints, findings = [], []
-    for ep, result in zip(params["endpoints"], results):
-        record, found = judge(ep, result, params)
-        endpoints.append(record)
-        if found:
-            findings.append(found)
-    healthy = sum(1 for e in endpoints if e["healthy"])
-    status = "ok" if healthy == len(endpoints) else ("down" if healthy == 0 else "degraded")
-    if status == "ok" and findings:
-        status = "degraded"
-    summary = {"total": len(endpoints), "healthy": healthy, "failing": len(endpoints) - healthy,
-               "max_latency_ms": max([e["latency_ms"] for e in endpoints] or [0])}
-    module.exit_check(findings, status=status, endpoints=endpoints, summary=summary)
 
 
 def main():
-    endpoint_spec = {
-        "name": {"type": "str"},
-        "url": {"type": "str", "required": True},
-        "method": {"type": "str", "default": "GET", "choices": ["GET", "HEAD", "POST"]},
-        "expect_status": {"type": "list", "elements": "int", "default": [200]},
-        "body_match": {"type": "str"},
-        "timeout": {"type": "float"},
-        "slow_ms": {"type": "int"},
-    }
-    module = RunbookModule(
-        argument_spec={
-            "endpoints": {"type": "list", "elements": "dict", "required": True, "options": endpoint_spec},
-            "timeout": {"type": "float", "default": 5.0},
-            "slow_ms": {"type": "int", "default": 2000},
-            "concurrency": {"type": "int", "default": 64},
-            "validate_certs": {"type": "bool", "default": True},
-            "body_excerpt": {"type": "int", "default": 300},
-        },
-        supports_check_mode=True,
-    )
-    module.run(check)
+    module = RunbookModule(argument_spec=http_health.argument_spec(), supports_check_mode=True)
+    module.run_check(http_health.run)
 
 
 if __name__ == "__main__":

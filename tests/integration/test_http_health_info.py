@@ -1,39 +1,10 @@
 """http_health_info against the lab's demo application and real sockets."""
 
-import socket
-import threading
 import time
 
 import pytest
 
 from lab import faults
-
-
-@pytest.fixture
-def hanging_port():
-    """A TCP server that accepts connections and never answers (a hung dependency)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held = []
-    stop = threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield server.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
 
 
 def test_healthy_app_reports_ok(lab, ansible_module):

@@ -1,17 +1,11 @@
-from ansible_collections.sre.runbooks.plugins.filter.incident import all_findings, checks_by_name, step, triage_lines
+from ansible_collections.sre.runbooks.plugins.filter.incident import all_findings, step, triage_lines
 
 
-def test_a_check_that_did_not_finish_is_unknown_not_lost():
-    results = [
-        {"item": {"check": "http"}, "finished": 1, "status": "ok", "findings": []},
-        {"item": {"check": "redis"}, "finished": 0},
-        {"item": {"check": "k8s"}, "skipped": True},
-    ]
-    checks = checks_by_name(results)
-    assert set(checks) == {"http", "redis"}
-    assert checks["redis"]["status"] == "unknown"
+def test_findings_and_lines_of_checks_by_name():
+    failed = {"id": "triage.check_failed", "severity": "warning", "summary": "The redis check did not report: hung"}
+    checks = {"redis": {"status": "unknown", "findings": [failed]}, "http": {"status": "ok", "findings": []}}
     assert [f["id"] for f in all_findings(checks)] == ["triage.check_failed"]
-    assert triage_lines(checks)[0] == "http: OK"
+    assert triage_lines(checks) == ["http: OK", "redis: UNKNOWN: The redis check did not report: hung"]
 
 
 def test_step_lookup():
