@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 APT_PACKAGES := redis-server postgresql rsync
-.PHONY: setup apt demo test lint sanity lab-up lab-down clean
+.PHONY: setup apt demo test lint sanity lab-up lab-down clean bench
 
 setup: apt $(VENV)/.installed
 
@@ -51,3 +51,6 @@ lab-down:
 
 clean: lab-down
 	rm -rf .lab incidents build
+
+bench: setup
+	$(PY) -m bench

@@ -122,3 +122,17 @@ def hanging_port():
     for conn in held:
         conn.close()
     server.close()
+
+
+def processes_mentioning(text: str) -> set[int]:
+    """Pids of the processes whose command line contains text (to prove nothing was left running)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if text in handle.read().decode(errors="replace"):
+                        found.add(int(entry))
+            except OSError:
+                continue
+    return found

@@ -4,27 +4,13 @@ No timing is asserted: the benchmark's figures are results to read, not pass/fai
 """
 
 import json
-import os
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, processes_mentioning
 
 from bench.__main__ import SECTIONS
 from bench.report import SECTION_TITLES
-
-
-def processes_mentioning(text):
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    if text in handle.read().decode(errors="replace"):
-                        found.add(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def test_quick_bench_writes_every_section_and_leaves_nothing_running(tmp_path):

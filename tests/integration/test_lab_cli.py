@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, processes_mentioning
 
 
 def lab_cli(state, *args):
@@ -27,17 +27,6 @@ def alive(pid):
         return stat.read().split(") ", 1)[1][0] != "Z"
 
 
-def processes_mentioning(text):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                    if text in handle.read().decode(errors="replace"):
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def test_lab_cli_round_trip(tmp_path):
