@@ -16,11 +16,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from lab import services
+from lab import aws, db_faults, services
 from lab.core import Lab
 
 REPO = Path(__file__).resolve().parent.parent
@@ -136,3 +139,70 @@ def processes_mentioning(text: str) -> set[int]:
             except OSError:
                 continue
     return found
+
+
+def app_health(lab: Lab) -> int | None:
+    """The demo application's /health status code, as a person's curl would see it."""
+    try:
+        with urllib.request.urlopen(lab.service("app")["health_url"], timeout=5) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return None
+
+
+@pytest.fixture
+def leak(lab):
+    """The lab's db-connection-leak fault for one test; yields the PostgreSQL service info."""
+    db_faults.break_connection_leak(lab)
+    try:
+        yield lab.service("postgres")
+    finally:
+        db_faults.heal_connection_leak(lab)
+
+
+@pytest.fixture
+def pileup(lab):
+    """The lab's db-lock-pileup fault for one test; yields the PostgreSQL service info."""
+    db_faults.break_lock_pileup(lab)
+    try:
+        yield lab.service("postgres")
+    finally:
+        db_faults.heal_lock_pileup(lab)
+
+
+def aws_connection(lab: Lab) -> dict:
+    """The AWS module options that point at the lab's moto."""
+    info = lab.service("aws")
+    return {key: info[key] for key in ("endpoint_url", "region", "access_key", "secret_key")}
+
+
+def rds_roles(rds, cluster_id: str) -> dict:
+    members = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]["DBClusterMembers"]
+    return {m["DBInstanceIdentifier"]: "writer" if m["IsClusterWriter"] else "reader" for m in members}
+
+
+def rds_status(rds, instance_id: str) -> str:
+    return rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]["DBInstanceStatus"]
+
+
+@pytest.fixture
+def rds(lab):
+    """boto3 RDS of the lab; the seeded cluster has its seeded writer before and after the test."""
+    info = lab.service("aws")
+    client = aws.client(info, "rds")
+    seeded = {info["rds_writer_id"]: "writer", info["rds_reader_id"]: "reader"}
+    assert rds_roles(client, info["rds_cluster_id"]) == seeded
+    yield client
+    assert rds_roles(client, info["rds_cluster_id"]) == seeded
+    assert {rds_status(client, i) for i in seeded} == {"available"}
+
+
+def put_lag(lab: Lab, instance_id: str, lag_ms: float) -> None:
+    """Publish one AuroraReplicaLag datapoint to the lab's CloudWatch, as RDS does every minute."""
+    aws.client(lab.service("aws"), "cloudwatch").put_metric_data(Namespace="AWS/RDS", MetricData=[{
+        "MetricName": "AuroraReplicaLag", "Value": lag_ms, "Unit": "Milliseconds",
+        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance_id}],
+        "Timestamp": datetime.now(UTC) - timedelta(seconds=30),
+    }])

@@ -1,22 +1,12 @@
 """Data-tier drills: a connection leak, a lock pile-up and a failed Aurora writer, on the lab's real
 PostgreSQL and moto, found, diagnosed, fixed within their guards and verified by the playbooks."""
 
-import urllib.error
-import urllib.request
 
 import psycopg2
 import pytest
-from conftest import run_playbook
+from conftest import app_health, rds_roles, run_playbook
 
 from lab import aws, faults
-
-
-def app_health(lab):
-    try:
-        with urllib.request.urlopen(lab.service("app")["health_url"], timeout=5) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 def sessions(lab, where):
@@ -113,11 +103,8 @@ def test_approve_mode_without_approval_ends_nobody(lab, incident_dir, fault):
     assert sessions(lab, BLOCKER) == []
 
 
-def rds_roles(lab):
-    info = lab.service("aws")
-    rds = aws.client(info, "rds")
-    members = rds.describe_db_clusters(DBClusterIdentifier=info["rds_cluster_id"])["DBClusters"][0]["DBClusterMembers"]
-    return {m["DBInstanceIdentifier"]: "writer" if m["IsClusterWriter"] else "reader" for m in members}
+def cluster_roles(lab):
+    return rds_roles(aws.client(lab.service("aws"), "rds"), lab.service("aws")["rds_cluster_id"])
 
 
 @pytest.mark.drill
@@ -130,7 +117,7 @@ def test_rds_writer_down_needs_approval_then_fails_over(lab, incident_dir, fault
     auto = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
                         {"incident_id": "DRILL-RDS-AUTO", "remediation_mode": "auto"})
     assert auto.returncode != 0  # a failover is high risk: auto mode alone does not do it
-    assert rds_roles(lab) == seeded
+    assert cluster_roles(lab) == seeded
     report = (incident_dir / "DRILL-RDS-AUTO" / "report.md").read_text()
     assert "the RDS writer has failed" in report and "needs_approval" in report and "NOT RECOVERED" in report
 
@@ -138,7 +125,7 @@ def test_rds_writer_down_needs_approval_then_fails_over(lab, incident_dir, fault
                             {"incident_id": "DRILL-RDS", "remediation_mode": "approve",
                              "approved_steps": ["rds.failover"]})
     assert approved.returncode == 0, approved.stdout[-3000:]
-    assert rds_roles(lab) == {info["rds_writer_id"]: "reader", info["rds_reader_id"]: "writer"}
+    assert cluster_roles(lab) == {info["rds_writer_id"]: "reader", info["rds_reader_id"]: "writer"}
     assert app_health(lab) == 200
     report = (incident_dir / "DRILL-RDS" / "report.md").read_text()
     assert f"Did: `FailoverDBCluster {info['rds_cluster_id']} to {info['rds_reader_id']}`" in report

@@ -1,10 +1,9 @@
 """The foundation drill: Redis primary down -> p0-system-down.yml -> verified recovery, on the lab."""
 
 import json
-import urllib.request
 
 import pytest
-from conftest import run_playbook
+from conftest import app_health, run_playbook
 
 from lab import faults, redis_pair
 
@@ -13,14 +12,6 @@ def report_of(incident_dir, incident_id):
     folder = incident_dir / incident_id
     return (folder / "report.md").read_text(), [json.loads(line) for line in
                                                  (folder / "timeline.jsonl").read_text().splitlines()]
-
-
-def app_health(lab):
-    try:
-        with urllib.request.urlopen(lab.service("app")["health_url"], timeout=5) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from contextlib import closing
 import psycopg2
 import pytest
 
-from lab import db_faults
 from lab.core import free_port
 
 
@@ -32,24 +31,6 @@ def sessions_of(info, application_name):
 
 def by_id(result):
     return {f["id"]: f for f in result["findings"]}
-
-
-@pytest.fixture
-def leak(lab):
-    db_faults.break_connection_leak(lab)
-    try:
-        yield lab.service("postgres")
-    finally:
-        db_faults.heal_connection_leak(lab)
-
-
-@pytest.fixture
-def pileup(lab):
-    db_faults.break_lock_pileup(lab)
-    try:
-        yield lab.service("postgres")
-    finally:
-        db_faults.heal_lock_pileup(lab)
 
 
 def test_healthy_database_reports_connections_and_size(lab, ansible_module):

@@ -8,7 +8,6 @@ from contextlib import closing
 import psycopg2
 import pytest
 
-from lab import db_faults
 from lab.core import wait_until
 
 IDLE_IN_TRANSACTION = {"state": ["idle in transaction"], "application_name": ["pynomaly"]}
@@ -68,24 +67,6 @@ def open_session(info):
     yield _open
     for conn in opened:
         conn.close()
-
-
-@pytest.fixture
-def leak(lab):
-    db_faults.break_connection_leak(lab)
-    try:
-        yield lab.service("postgres")
-    finally:
-        db_faults.heal_connection_leak(lab)
-
-
-@pytest.fixture
-def pileup(lab):
-    db_faults.break_lock_pileup(lab)
-    try:
-        yield lab.service("postgres")
-    finally:
-        db_faults.heal_lock_pileup(lab)
 
 
 def test_check_mode_ends_nobody(info, open_session, ansible_module):

@@ -4,21 +4,15 @@ fails it over), and clusters and instances a test makes."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import run_module
+from conftest import aws_connection, put_lag, rds_status, run_module
 
 from lab import aws, rds_faults
 
 
-def connection(lab) -> dict:
-    info = lab.service("aws")
-    return {key: info[key] for key in ("endpoint_url", "region", "access_key", "secret_key")}
-
-
 def failover(lab, check=False, **args) -> dict:
-    return run_module("rds_cluster_failover", {**connection(lab), "wait_timeout": 30, **args}, lab.root,
+    return run_module("rds_cluster_failover", {**aws_connection(lab), "wait_timeout": 30, **args}, lab.root,
                       check=check, diff=True)
 
 
@@ -26,19 +20,6 @@ def writer_of(rds, cluster_id: str) -> str:
     members = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]["DBClusterMembers"]
     (writer,) = [m["DBInstanceIdentifier"] for m in members if m["IsClusterWriter"]]
     return writer
-
-
-def status_of(rds, instance_id: str) -> str:
-    return rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]["DBInstanceStatus"]
-
-
-def put_lag(lab, instance_id: str, lag_ms: float) -> None:
-    """Publish one AuroraReplicaLag datapoint, as RDS does every minute."""
-    aws.client(lab.service("aws"), "cloudwatch").put_metric_data(Namespace="AWS/RDS", MetricData=[{
-        "MetricName": "AuroraReplicaLag", "Value": lag_ms, "Unit": "Milliseconds",
-        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance_id}],
-        "Timestamp": datetime.now(UTC) - timedelta(seconds=30),
-    }])
 
 
 @pytest.fixture
@@ -118,7 +99,7 @@ def test_fails_over_to_the_named_reader_and_waits(lab, seeded):
     assert result["after"] == {"writer": info["rds_reader_id"], "readers": [info["rds_writer_id"]]}
     assert "duration" in result
     assert writer_of(rds, info["rds_cluster_id"]) == info["rds_reader_id"]
-    assert status_of(rds, info["rds_reader_id"]) == "available"
+    assert rds_status(rds, info["rds_reader_id"]) == "available"
 
 
 def test_second_run_with_the_same_target_changes_nothing(lab, seeded):
@@ -152,11 +133,11 @@ def test_instance_outside_the_cluster_is_refused(lab, seeded, make_cluster):
 def test_fails_over_while_the_writer_is_down(lab, seeded):
     info, rds = seeded
     rds_faults.break_rds_writer_down(lab)
-    assert status_of(rds, info["rds_writer_id"]) == "stopped"
+    assert rds_status(rds, info["rds_writer_id"]) == "stopped"
     result = failover(lab, cluster_id=info["rds_cluster_id"])
     assert result["failed"] is False and result["changed"] is True and result["target"] == info["rds_reader_id"]
     assert writer_of(rds, info["rds_cluster_id"]) == info["rds_reader_id"]
-    assert status_of(rds, info["rds_reader_id"]) == "available"
+    assert rds_status(rds, info["rds_reader_id"]) == "available"
 
 
 def test_picks_the_lowest_tier_then_the_lowest_lag(lab, make_cluster):
@@ -204,7 +185,7 @@ def test_multi_az_instance_reboots_with_failover(lab, make_instance):
     assert result["actions"] == [f"RebootDBInstance {instance_id} with ForceFailover"]
     assert result["before"]["status"] == "available" and result["after"]["status"] == "available"
     assert "duration" in result
-    assert status_of(rds, instance_id) == "available"
+    assert rds_status(rds, instance_id) == "available"
 
 
 def test_single_az_instance_is_refused(lab, make_instance):
@@ -213,7 +194,7 @@ def test_single_az_instance_is_refused(lab, make_instance):
     result = failover(lab, instance_id=instance_id)
     assert result["failed"] is True and result["changed"] is False and result["guard"] == "instance Multi-AZ"
     assert "would only be a reboot" in result["msg"]
-    assert status_of(rds, instance_id) == "available"
+    assert rds_status(rds, instance_id) == "available"
 
 
 def test_bad_arguments_call_nothing(lab, seeded):

@@ -3,51 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import run_module
+from conftest import aws_connection, put_lag, rds_status, run_module
 
-from lab import aws, rds_faults
-
-
-def connection(lab) -> dict:
-    info = lab.service("aws")
-    return {key: info[key] for key in ("endpoint_url", "region", "access_key", "secret_key")}
+from lab import rds_faults
 
 
 def rds_info(lab, **args) -> dict:
-    return run_module("rds_info", {**connection(lab), **args}, lab.root)
-
-
-def roles(rds, cluster_id: str) -> dict:
-    members = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]["DBClusterMembers"]
-    return {m["DBInstanceIdentifier"]: "writer" if m["IsClusterWriter"] else "reader" for m in members}
-
-
-def status_of(rds, instance_id: str) -> str:
-    return rds.describe_db_instances(DBInstanceIdentifier=instance_id)["DBInstances"][0]["DBInstanceStatus"]
-
-
-def put_lag(lab, instance_id: str, lag_ms: float) -> None:
-    """Publish one AuroraReplicaLag datapoint, as RDS does every minute."""
-    aws.client(lab.service("aws"), "cloudwatch").put_metric_data(Namespace="AWS/RDS", MetricData=[{
-        "MetricName": "AuroraReplicaLag", "Value": lag_ms, "Unit": "Milliseconds",
-        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance_id}],
-        "Timestamp": datetime.now(UTC) - timedelta(seconds=30),
-    }])
-
-
-@pytest.fixture
-def rds(lab):
-    """boto3 RDS of the lab; the seeded cluster has its seeded writer before and after the test."""
-    info = lab.service("aws")
-    client = aws.client(info, "rds")
-    seeded = {info["rds_writer_id"]: "writer", info["rds_reader_id"]: "reader"}
-    assert roles(client, info["rds_cluster_id"]) == seeded
-    yield client
-    assert roles(client, info["rds_cluster_id"]) == seeded
-    assert {status_of(client, i) for i in seeded} == {"available"}
+    return run_module("rds_info", {**aws_connection(lab), **args}, lab.root)
 
 
 @pytest.fixture
@@ -106,7 +70,7 @@ def test_unknown_ids_are_findings_not_failures(lab, rds):
 
 
 def test_unreachable_endpoint_is_a_finding_not_a_failure(lab):
-    args = {**connection(lab), "endpoint_url": "http://127.0.0.1:1", "max_attempts": 1}
+    args = {**aws_connection(lab), "endpoint_url": "http://127.0.0.1:1", "max_attempts": 1}
     result = run_module("rds_info", {**args, "cluster_ids": ["pynomaly-cluster"]}, lab.root)
     assert result["failed"] is False and result["status"] == "unknown"
     assert ids(result) == ["rds.api_unreachable"]
@@ -117,7 +81,7 @@ def test_stopped_writer_is_down(lab, rds):
     info = lab.service("aws")
     rds_faults.break_rds_writer_down(lab)
     try:
-        assert status_of(rds, info["rds_writer_id"]) == "stopped"
+        assert rds_status(rds, info["rds_writer_id"]) == "stopped"
         result = rds_info(lab, cluster_ids=[info["rds_cluster_id"]])
         assert result["failed"] is False and result["status"] == "down"
         (failing,) = result["findings"]
