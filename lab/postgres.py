@@ -137,8 +137,9 @@ def down(lab: Lab) -> None:
                                        "stop"], unprivileged_user()), capture_output=True, text=True, check=False)
         if done.returncode != 0 and (data / "postmaster.pid").exists():
             raise LabError(f"pg_ctl stop failed: {done.stderr.strip()[-300:]}")
-    if Path(info["cluster_dir"]).resolve() != (lab.root / "postgres").resolve():
-        shutil.rmtree(info["cluster_dir"], ignore_errors=True)
+    cluster_dir = Path(info.get("cluster_dir") or data.parent)
+    if cluster_dir.resolve() != (lab.root / "postgres").resolve():
+        shutil.rmtree(cluster_dir, ignore_errors=True)
 
 
 def status(lab: Lab) -> str:
