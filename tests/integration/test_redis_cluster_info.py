@@ -6,7 +6,15 @@ import pytest
 from conftest import run_module
 
 from lab import redis_pair
-from lab.core import Lab, free_port, require_binary, wait_until
+from lab.core import Lab, free_port, port_open, require_binary, wait_until
+
+
+def cluster_port():
+    """A free port whose cluster bus port (port + 10000) is free and valid too."""
+    while True:
+        port = free_port()
+        if port + 10000 <= 65535 and not port_open(port + 10000):
+            return port
 
 
 @pytest.fixture
@@ -14,7 +22,7 @@ def cluster(tmp_path):
     lab = Lab(tmp_path)
     nodes = []
     for index in range(3):
-        port = free_port()
+        port = cluster_port()
         name = f"cluster-{index}"
         lab.spawn(name, [require_binary("redis-server", redis_pair.HINT), "--bind", "127.0.0.1", "--port", str(port),
                          "--save", "", "--appendonly", "no", "--dir", str(lab.path("redis", name)),
