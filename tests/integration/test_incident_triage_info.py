@@ -1,6 +1,5 @@
 """incident_triage_info: the four checks at once, in one module process, against the lab."""
 
-import time
 
 import pytest
 from conftest import run_module
@@ -38,12 +37,11 @@ def test_healthy_lab_reports_ok_for_every_check(lab, checks):
 def test_hanging_check_is_unknown_and_the_others_still_report(lab, checks, hanging_port):
     checks["http"]["args"] = {"endpoints": [{"name": "hung", "url": f"http://127.0.0.1:{hanging_port}/health"}],
                               "timeout": 30}
-    started = time.monotonic()
     result = run_module("incident_triage_info", {"checks": checks, "timeout": 2}, lab.root)
-    assert time.monotonic() - started < 15  # sanity bound only; speed is measured in bench/
     assert result["checks"]["http"]["status"] == "unknown"
     assert [f["id"] for f in result["findings"]] == ["triage.check_failed"]
     assert result["findings"][0]["evidence"] == {"check": "http"}
+    assert "no answer within 2 seconds" in result["findings"][0]["summary"]
     assert {result["checks"][name]["status"] for name in ("redis", "postgres", "rds")} == {"ok"}
     assert result["status"] == "unknown"
 
