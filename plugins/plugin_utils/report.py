@@ -117,7 +117,8 @@ def _actions_section(events, check_mode):
             lines.append(f"  - ... and {len(actions) - ACTIONS_SHOWN} more (every one is in timeline.jsonl)")
         if event.get("before") is not None:
             lines.append(f"  - before: `{_cell(event['before'])}`")
-            lines.append(f"  - after: `{_cell(event.get('after'))}`")
+            after_label = "after (would be)" if verb == "Would do" else "after"
+            lines.append(f"  - {after_label}: `{_cell(event.get('after'))}`")
         for note in event.get("not_repointed") or []:
             lines.append(f"  - left for a person: {_cell(note)}")
     return lines + [""]

@@ -39,3 +39,11 @@ def test_report_sections():
     for needle in ("# Incident INC-1", "`redis.primary_unreachable`", "### Redis down", "**run**",
                    "Did: `REPLICAOF NO ONE on h:1`", "api u: 200", "**RECOVERED"):
         assert needle in text
+
+
+def test_a_dry_run_says_what_the_state_would_be():
+    events = [event("remediate_redis", result="changed", actions=["REPLICAOF NO ONE on h:1"], check_mode=True,
+                    before={"h:1": "replica"}, after={"h:1": "master"})]
+    text = render_report({"id": "INC-2", "mode": "approve"}, events)
+    assert "Would do: `REPLICAOF NO ONE on h:1`" in text
+    assert "after (would be): `{'h:1': 'master'}`" in text
