@@ -4,9 +4,14 @@
 
 A rule (data, see roles/diagnose/defaults/main.yml):
   id, title, runbook           which scenario, and where the runbook says so
-  match_all: [finding ids]     every one must be present (among unexplained findings)
-  match_any: [finding ids]     at least one must be present (when given)
-  explains: [finding ids]      findings this scenario accounts for besides its matches
+  match_all: [matchers]        every one must be present (among unexplained findings)
+  match_any: [matchers]        at least one must be present (when given)
+  explains: [matchers]         findings this scenario accounts for besides its matches
+
+A matcher is a finding id (``redis.primary_unreachable``), or a dict
+``{id: ..., evidence: {key: value}}`` that also requires the finding's evidence
+to hold those values (``{id: k8s.pods_crashlooping, evidence: {workload: qdrant}}``):
+the same finding id can then mean different scenarios by what it is about.
   steps: [{id, description, risk: low|high, auto: bool, automated: bool}]
 
 Rules are tried in order. The findings a matching rule matched or explains are
@@ -24,17 +29,43 @@ steps run.
 MODES = ("plan", "approve", "auto")
 
 
-def _rule_matches(rule, by_id):
+def _matcher(item):
+    """(id, evidence) of a rule's matcher: a finding id, or {id, evidence}."""
+    if isinstance(item, dict):
+        return item["id"], item.get("evidence") or {}
+    return item, {}
+
+
+def _matching(item, remaining):
+    """The unconsumed findings a matcher selects."""
+    fid, evidence = _matcher(item)
+    return [f for f in remaining.get(fid, [])
+            if all((f.get("evidence") or {}).get(key) == value for key, value in evidence.items())]
+
+
+def _rule_matches(rule, remaining):
     match_all = rule.get("match_all") or []
     match_any = rule.get("match_any") or []
     if not match_all and not match_any:
         return None
-    if any(fid not in by_id for fid in match_all):
+    all_found = [_matching(item, remaining) for item in match_all]
+    if not all(all_found):
         return None
-    if match_any and not any(fid in by_id for fid in match_any):
+    any_found = [found for found in (_matching(item, remaining) for item in match_any) if found]
+    if match_any and not any_found:
         return None
-    wanted = set(match_all) | set(match_any)
-    return [f for fid in sorted(wanted) for f in by_id.get(fid, [])]
+    matched = []
+    for found in all_found + any_found:
+        matched.extend(f for f in found if not any(f is seen for seen in matched))
+    return matched
+
+
+def _consume(findings, remaining):
+    for item in findings:
+        same = remaining.get(item["id"], [])
+        same[:] = [f for f in same if f is not item]
+        if not same:
+            remaining.pop(item["id"], None)
 
 
 def decide(step, mode, check_mode, approved):
@@ -61,8 +92,8 @@ def diagnose(findings, rules, mode="plan", check_mode=False, approved=()):
         matched = _rule_matches(rule, remaining)
         if not matched:
             continue
-        for fid in {f["id"] for f in matched} | set(rule.get("explains") or []):
-            remaining.pop(fid, None)
+        explained = [f for item in rule.get("explains") or [] for f in _matching(item, remaining)]
+        _consume(matched + explained, remaining)
         steps = []
         for step in rule.get("steps") or []:
             decided = dict(step)

@@ -2,17 +2,37 @@
 
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
 
 from ansible_collections.sre.runbooks.plugins.module_utils.diagnosis import diagnose
 
-RULES = yaml.safe_load((Path(__file__).resolve().parents[3] / "roles/diagnose/defaults/main.yml").read_text())[
-    "diagnosis_rules"]
+DEFAULTS = yaml.safe_load((Path(__file__).resolve().parents[3] / "roles/diagnose/defaults/main.yml").read_text())
+
+
+def rendered(value):
+    """The rules as the role hands them over: their templates ({{ k8s_qdrant_statefulset }}) filled in."""
+    if isinstance(value, dict):
+        return {key: rendered(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [rendered(item) for item in value]
+    if isinstance(value, str) and "{{" in value:
+        return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(value).render(DEFAULTS)
+    return value
+
+
+RULES = rendered(DEFAULTS["diagnosis_rules"])
 
 
 def findings(*ids):
-    return [{"id": fid, "severity": "critical", "summary": fid, "evidence": {}} for fid in ids]
+    """Findings by id; `id@key=value` gives the finding that evidence."""
+    made = []
+    for spec in ids:
+        fid, _, about = spec.partition("@")
+        evidence = dict(pair.split("=", 1) for pair in about.split(",")) if about else {}
+        made.append({"id": fid, "severity": "critical", "summary": fid, "evidence": evidence})
+    return made
 
 
 @pytest.mark.parametrize("found, scenarios", [
@@ -26,6 +46,22 @@ def findings(*ids):
     (["rds.reader_lagging"], ["rds-degraded"]),
     (["http.endpoint_down"], ["app-down"]),
     (["http.endpoint_error"], ["app-errors"]),
+    (["k8s.rollout_failing@workload=backend", "k8s.pods_crashlooping@workload=backend",
+      "k8s.no_ready_replicas@workload=backend", "k8s.log_pattern_found@pattern=startup_error",
+      "http.endpoint_error"], ["k8s-bad-rollout"]),
+    (["k8s.pods_crashlooping@workload=backend", "k8s.no_ready_replicas@workload=backend", "http.endpoint_error"],
+     ["k8s-pods-failing"]),
+    (["k8s.node_not_ready@node=node-2", "k8s.replicas_unavailable@workload=backend"], ["k8s-node-not-ready"]),
+    (["k8s.hpa_at_max@workload=backend", "http.endpoint_slow"], ["k8s-capacity"]),
+    (["qdrant.unreachable", "k8s.pods_crashlooping@workload=qdrant", "k8s.no_ready_replicas@workload=qdrant",
+      "k8s.log_pattern_found@pattern=qdrant_connection_error", "http.endpoint_error"], ["qdrant-down"]),
+    (["qdrant.collection_missing@collection=documents", "http.endpoint_error"], ["qdrant-data-lost"]),
+    (["k8s.pods_crashlooping@workload=redis", "k8s.replicas_unavailable@workload=redis",
+      "k8s.log_pattern_found@pattern=redis_connection_failed"], ["redis-k8s-pods"]),
+    (["llm.provider_outage@role=primary,provider=openai", "k8s.log_pattern_found@pattern=openai_api_error",
+      "http.endpoint_error"], ["llm-provider-outage"]),
+    (["llm.key_invalid@role=primary,provider=openai", "http.endpoint_error"], ["llm-key-invalid"]),
+    (["k8s.api_unreachable"], ["k8s-unreachable"]),
     ([], []),
 ])
 def test_each_outage_is_one_scenario(found, scenarios):
@@ -43,6 +79,17 @@ def test_auto_mode_runs_guarded_steps_and_waits_for_a_failover_approval():
     assert decisions["postgres.end_blocking_sessions"] == "run"
     assert decisions["rds.failover"] == "needs_approval"
     assert decisions["app.restart"] == "manual"
+
+
+def test_crashlooping_qdrant_and_backend_are_two_scenarios():
+    found = findings("qdrant.unreachable", "k8s.pods_crashlooping@workload=qdrant",
+                     "k8s.pods_crashlooping@workload=backend")
+    assert [s["id"] for s in diagnose(found, RULES)[0]] == ["qdrant-down", "k8s-pods-failing"]
+
+
+def test_an_outage_of_the_fallback_provider_alone_is_not_the_primary_outage_scenario():
+    matched, unexplained = diagnose(findings("llm.provider_outage@role=fallback,provider=anthropic"), RULES)
+    assert matched == [] and len(unexplained) == 1
 
 
 def test_every_rule_is_well_formed():

@@ -62,3 +62,36 @@ def test_high_risk_without_auto_waits_in_auto_mode():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="remediation_mode"):
         diagnose([], RULES, mode="yolo")
+
+
+def pods(workload):
+    return {"id": "k8s.pods_crashlooping", "severity": "critical", "summary": workload,
+            "evidence": {"workload": workload, "kind": "StatefulSet"}}
+
+
+EVIDENCE_RULES = [
+    {"id": "qdrant-down", "title": "Qdrant down", "match_all": ["qdrant.unreachable"],
+     "explains": [{"id": "k8s.pods_crashlooping", "evidence": {"workload": "qdrant"}}]},
+    {"id": "redis-pods", "title": "Redis pods", "match_all": [{"id": "k8s.pods_crashlooping",
+                                                               "evidence": {"workload": "redis"}}]},
+    {"id": "pods", "title": "Some pods", "match_any": ["k8s.pods_crashlooping"]},
+]
+
+
+def test_evidence_matcher_selects_only_the_findings_about_that_workload():
+    scenarios, unexplained = diagnose([pods("redis"), pods("backend")], EVIDENCE_RULES)
+    assert [s["id"] for s in scenarios] == ["redis-pods", "pods"]
+    assert [m["evidence"]["workload"] for m in scenarios[0]["matched"]] == ["redis"]
+    assert [m["evidence"]["workload"] for m in scenarios[1]["matched"]] == ["backend"]
+    assert unexplained == []
+
+
+def test_explains_with_evidence_consumes_only_those_findings():
+    scenarios, _ = diagnose([f("qdrant.unreachable"), pods("qdrant"), pods("backend")], EVIDENCE_RULES)
+    assert [s["id"] for s in scenarios] == ["qdrant-down", "pods"]
+    assert [m["evidence"]["workload"] for m in scenarios[1]["matched"]] == ["backend"]
+
+
+def test_evidence_matcher_without_a_matching_finding_does_not_fire():
+    scenarios, unexplained = diagnose([pods("frontend")], EVIDENCE_RULES[:2])
+    assert scenarios == [] and len(unexplained) == 1
