@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that shape triage results for the incident flow (roles/triage, roles/verify).
 
-Five filters live in this file; each is documented in its own file beside it
-(all_findings.yml, triage_lines.yml, step_lines.yml, step.yml, recovery.yml).
+Six filters live in this file; each is documented in its own file beside it
+(all_findings.yml, triage_lines.yml, step_lines.yml, step.yml, recovery.yml, scenario_workloads.yml).
 """
 
 
@@ -21,19 +21,22 @@ def triage_lines(checks):
     return lines or ["no check is configured for this inventory"]
 
 
-def recovery(checks):
+def recovery(checks, mitigated=None):
     """Whether the checks prove recovery: every health endpoint healthy and no dependency down.
 
-    Checks that did not run (skipped, or no status) do not count either way.
+    Checks that did not run (skipped, or no status) do not count either way. A check named in
+    ``mitigated`` (check name -> what took it out of the request path, e.g. REDIS_ENABLED=false) does not
+    count either, and is reported as mitigated: the service recovered around it, not through it.
     """
+    mitigated = mitigated or {}
     ran = {name: check for name, check in (checks or {}).items()
-           if isinstance(check, dict) and check.get("status") and not check.get("skipped")}
+           if isinstance(check, dict) and check.get("status") and not check.get("skipped") and name not in mitigated}
     problems = [f["summary"] for name in sorted(ran) for f in ran[name].get("findings", [])
                 if f.get("severity") in ("warning", "critical")]
     endpoints_ok = ran.get("http", {}).get("status", "ok") == "ok"
     nothing_down = all(check["status"] != "down" for check in ran.values())
     return {"recovered": endpoints_ok and nothing_down, "problems": problems,
-            "statuses": {name: check["status"] for name, check in ran.items()}}
+            "statuses": {name: check["status"] for name, check in ran.items()}, "mitigated": dict(mitigated)}
 
 
 DECISIONS = {
@@ -57,7 +60,22 @@ def step(diagnosis, step_id):
     return {}
 
 
+def scenario_workloads(diagnosis, scenario_id, kinds=None, explained=True):
+    """The Kubernetes workloads ({name, kind}) the findings of one diagnosed scenario are about, in order."""
+    workloads = []
+    for scenario in (diagnosis or {}).get("scenarios", []):
+        if scenario.get("id") != scenario_id:
+            continue
+        for item in scenario.get("matched", []) + (scenario.get("explained", []) if explained else []):
+            evidence = item.get("evidence") or {}
+            workload = {"name": evidence.get("workload"), "kind": evidence.get("kind")}
+            if workload["name"] and (not kinds or workload["kind"] in kinds) and workload not in workloads:
+                workloads.append(workload)
+    return workloads
+
+
 class FilterModule:
     def filters(self):
         return {"all_findings": all_findings, "triage_lines": triage_lines,
-                "step_lines": step_lines, "step": step, "recovery": recovery}
+                "step_lines": step_lines, "step": step, "recovery": recovery,
+                "scenario_workloads": scenario_workloads}

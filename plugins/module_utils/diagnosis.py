@@ -102,7 +102,7 @@ def diagnose(findings, rules, mode="plan", check_mode=False, approved=()):
             decided["decision"] = decide(decided, mode, check_mode, set(approved))
             steps.append(decided)
         scenarios.append({"id": rule["id"], "title": rule["title"], "runbook": rule.get("runbook"),
-                          "matched": matched, "steps": steps})
+                          "matched": matched, "explained": explained, "steps": steps})
     unexplained = [f for items in remaining.values() for f in items]
     return scenarios, unexplained
 

@@ -59,7 +59,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 scenarios:
-  description: The scenarios that apply, in rule order, each with C(matched) findings and decided C(steps).
+  description:
+    - The scenarios that apply, in rule order, each with the C(matched) findings, the C(explained) findings
+      (those its C(explains) accounted for) and the decided C(steps).
   returned: always
   type: list
   elements: dict
@@ -68,6 +70,7 @@ scenarios:
       title: "Redis primary down (P0-3 Redis Cache Failure)"
       runbook: "p0-kubernetes-llm.md, P0-3 Redis Cache Failure"
       matched: [{id: redis.primary_unreachable, severity: critical, summary: "...", evidence: {}}]
+      explained: [{id: http.endpoint_error, severity: critical, summary: "...", evidence: {name: api}}]
       steps: [{id: redis.promote_replica, risk: high, decision: run, scenario: redis-failure}]
 steps:
   description: Every step of every scenario, flat, with its C(decision).

@@ -19,7 +19,48 @@ def test_recovery_needs_healthy_endpoints_and_nothing_down():
 
     degraded_redis = {"status": "degraded", "findings": [{"severity": "warning", "summary": "old primary down"}]}
     assert recovery({"http": {"status": "ok", "findings": []}, "redis": degraded_redis}) == {
-        "recovered": True, "problems": ["old primary down"], "statuses": {"http": "ok", "redis": "degraded"}}
+        "recovered": True, "problems": ["old primary down"], "statuses": {"http": "ok", "redis": "degraded"},
+        "mitigated": {}}
     assert recovery({"http": {"status": "ok"}, "postgres": {"status": "down"}})["recovered"] is False
     assert recovery({"http": {"status": "degraded"}})["recovered"] is False
     assert recovery({"http": {"skipped": True}, "redis": {"status": "ok"}})["recovered"] is True
+
+
+def test_recovery_around_a_mitigated_dependency_is_said_so():
+    from ansible_collections.sre.runbooks.plugins.filter.incident import recovery
+
+    checks = {"http": {"status": "ok"}, "redis": {"status": "down", "findings": [{"severity": "critical",
+                                                                                  "summary": "no primary"}]}}
+    assert recovery(checks)["recovered"] is False
+    result = recovery(checks, {"redis": "REDIS_ENABLED=false"})
+    assert result["recovered"] is True and result["problems"] == []
+    assert result["mitigated"] == {"redis": "REDIS_ENABLED=false"} and "redis" not in result["statuses"]
+
+
+def test_scenario_workloads_reads_the_evidence_of_matched_and_explained_findings():
+    from ansible_collections.sre.runbooks.plugins.filter.incident import scenario_workloads
+
+    def about(fid, name, kind):
+        return {"id": fid, "evidence": {"workload": name, "kind": kind}}
+
+    diagnosis = {"scenarios": [
+        {"id": "k8s-pods-failing", "matched": [about("k8s.pods_crashlooping", "backend", "Deployment")],
+         "explained": [about("k8s.replicas_unavailable", "backend", "Deployment"),
+                       about("k8s.replicas_unavailable", "qdrant", "StatefulSet"),
+                       {"id": "http.endpoint_error", "evidence": {"name": "api"}}]},
+        {"id": "other", "matched": [about("k8s.pods_crashlooping", "frontend", "Deployment")]}]}
+    assert scenario_workloads(diagnosis, "k8s-pods-failing") == [
+        {"name": "backend", "kind": "Deployment"}, {"name": "qdrant", "kind": "StatefulSet"}]
+    assert scenario_workloads(diagnosis, "k8s-pods-failing", ["Deployment"]) == [
+        {"name": "backend", "kind": "Deployment"}]
+    assert scenario_workloads(diagnosis, "absent") == []
+
+
+def test_scenario_workloads_of_matched_findings_only():
+    from ansible_collections.sre.runbooks.plugins.filter.incident import scenario_workloads
+    diagnosis = {"scenarios": [{"id": "k8s-bad-rollout",
+                                "matched": [{"id": "k8s.rollout_failing",
+                                             "evidence": {"workload": "backend", "kind": "Deployment"}}],
+                                "explained": [{"id": "k8s.pods_crashlooping",
+                                               "evidence": {"workload": "frontend", "kind": "Deployment"}}]}]}
+    assert scenario_workloads(diagnosis, "k8s-bad-rollout", None, False) == [{"name": "backend", "kind": "Deployment"}]
