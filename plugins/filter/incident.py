@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that shape triage results for the incident flow (roles/triage, roles/verify).
 
-Six filters live in this file; each is documented in its own file beside it
-(all_findings.yml, triage_lines.yml, step_lines.yml, step.yml, recovery.yml, scenario_workloads.yml).
+Seven filters live in this file; each is documented in its own file beside it (all_findings.yml,
+triage_lines.yml, step_lines.yml, step.yml, recovery.yml, scenario_workloads.yml, scenario_evidence.yml).
 """
 
 
@@ -63,19 +63,35 @@ def step(diagnosis, step_id):
 def scenario_workloads(diagnosis, scenario_id, kinds=None, explained=True):
     """The Kubernetes workloads ({name, kind}) the findings of one diagnosed scenario are about, in order."""
     workloads = []
-    for scenario in (diagnosis or {}).get("scenarios", []):
-        if scenario.get("id") != scenario_id:
-            continue
-        for item in scenario.get("matched", []) + (scenario.get("explained", []) if explained else []):
-            evidence = item.get("evidence") or {}
-            workload = {"name": evidence.get("workload"), "kind": evidence.get("kind")}
-            if workload["name"] and (not kinds or workload["kind"] in kinds) and workload not in workloads:
-                workloads.append(workload)
+    for item in _scenario_findings(diagnosis, scenario_id, explained):
+        evidence = item.get("evidence") or {}
+        workload = {"name": evidence.get("workload"), "kind": evidence.get("kind")}
+        if workload["name"] and (not kinds or workload["kind"] in kinds) and workload not in workloads:
+            workloads.append(workload)
     return workloads
+
+
+def _scenario_findings(diagnosis, scenario_id, explained=True):
+    for scenario in (diagnosis or {}).get("scenarios", []):
+        if scenario.get("id") == scenario_id:
+            yield from scenario.get("matched", []) + (scenario.get("explained", []) if explained else [])
+
+
+def scenario_evidence(diagnosis, scenario_id, key, finding_id=None):
+    """The values of one evidence key (lists flattened) in the findings of a diagnosed scenario, once each."""
+    values = []
+    for item in _scenario_findings(diagnosis, scenario_id):
+        if finding_id and item.get("id") != finding_id:
+            continue
+        value = (item.get("evidence") or {}).get(key)
+        for one in value if isinstance(value, list) else [value]:
+            if one is not None and one not in values:
+                values.append(one)
+    return values
 
 
 class FilterModule:
     def filters(self):
         return {"all_findings": all_findings, "triage_lines": triage_lines,
                 "step_lines": step_lines, "step": step, "recovery": recovery,
-                "scenario_workloads": scenario_workloads}
+                "scenario_workloads": scenario_workloads, "scenario_evidence": scenario_evidence}

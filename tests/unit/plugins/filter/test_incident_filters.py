@@ -64,3 +64,15 @@ def test_scenario_workloads_of_matched_findings_only():
                                 "explained": [{"id": "k8s.pods_crashlooping",
                                                "evidence": {"workload": "frontend", "kind": "Deployment"}}]}]}
     assert scenario_workloads(diagnosis, "k8s-bad-rollout", None, False) == [{"name": "backend", "kind": "Deployment"}]
+
+
+def test_scenario_evidence_flattens_and_filters_by_finding():
+    from ansible_collections.sre.runbooks.plugins.filter.incident import scenario_evidence
+    diagnosis = {"scenarios": [{"id": "qdrant-down", "matched": [
+        {"id": "qdrant.unreachable", "evidence": {"url": "http://q"}},
+        {"id": "k8s.pods_crashlooping", "evidence": {"workload": "qdrant", "pods": ["qdrant-0", "qdrant-1"]}}],
+        "explained": [{"id": "k8s.no_ready_replicas", "evidence": {"workload": "qdrant", "pods": ["qdrant-1"]}}]}]}
+    assert scenario_evidence(diagnosis, "qdrant-down", "pods") == ["qdrant-0", "qdrant-1"]
+    assert scenario_evidence(diagnosis, "qdrant-down", "pods", "k8s.no_ready_replicas") == ["qdrant-1"]
+    assert scenario_evidence(diagnosis, "qdrant-down", "url") == ["http://q"]
+    assert scenario_evidence(diagnosis, "other", "pods") == []
