@@ -80,13 +80,21 @@ def run_module(name: str, args: dict, lab_root: Path | None = None, check: bool 
 
 
 def run_playbook(playbook: str, lab_root: Path, incident_dir: Path, extra_vars: dict | None = None,
-                 check: bool = False) -> subprocess.CompletedProcess:
+                 check: bool = False, tags: str | None = None) -> subprocess.CompletedProcess:
     cmd = [str(BIN / "ansible-playbook"), playbook]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     cmd += ["--check", "--diff"] if check else []
+    cmd += ["--tags", tags] if tags else []
     return subprocess.run(cmd, cwd=REPO, env=ansible_env(lab_root, incident_dir), capture_output=True, text=True,
                           timeout=300, check=False)
+
+
+def report_of(incident_dir: Path, incident_id: str) -> tuple[str, list[dict]]:
+    """The incident record of one run: report.md and the timeline's events."""
+    folder = incident_dir / incident_id
+    return (folder / "report.md").read_text(), [json.loads(line) for line in
+                                                 (folder / "timeline.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture

@@ -3,15 +3,9 @@
 import json
 
 import pytest
-from conftest import app_health, run_playbook
+from conftest import app_health, report_of, run_playbook
 
 from lab import faults, redis_pair
-
-
-def report_of(incident_dir, incident_id):
-    folder = incident_dir / incident_id
-    return (folder / "report.md").read_text(), [json.loads(line) for line in
-                                                 (folder / "timeline.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture
