@@ -23,7 +23,21 @@ CHECK_ARGS = {
     "rds_info": lambda lab: {"cluster_ids": [lab["aws"]["rds_cluster_id"]], "region": lab["aws"]["region"],
                              "endpoint_url": lab["aws"]["endpoint_url"], "access_key": lab["aws"]["access_key"],
                              "secret_key": lab["aws"]["secret_key"]},
+    "k8s_cluster_info": lambda lab: _k8s(lab),
+    "k8s_workload_info": lambda lab: _k8s(lab),
+    "k8s_pod_logs_info": lambda lab: {**_k8s(lab), "deployment": "backend", "patterns": {
+        "qdrant_connection_error": "Qdrant connection error", "redis_connection_failed": "Redis connection failed",
+        "openai_api_error": "OpenAI API error"}},
+    "qdrant_info": lambda lab: {"url": lab["qdrant"]["url"], "api_key": lab["qdrant"]["api_key"],
+                                "expected_collections": lab["qdrant"]["collections"]},
+    "llm_provider_info": lambda lab: {"providers": [{"name": name, **provider}
+                                                    for name, provider in lab["llm"]["providers"].items()],
+                                      "primary": "openai", "fallback": "anthropic"},
 }
+
+
+def _k8s(lab: dict) -> dict:
+    return {key: lab["k8s"][key] for key in ("kubeconfig", "context", "namespace")}
 
 AGGREGATE_ARGS = {
     "incident_triage_info": lambda singles: {"checks": {name.removesuffix("_info"): {"module": name, "args": args}

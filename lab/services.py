@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab import app, aws, k8s, postgres, redis_pair
+from lab import app, aws, k8s, llm, postgres, qdrant, redis_pair
 from lab.core import Lab, LabError
 
 
@@ -16,8 +16,10 @@ def up(lab: Lab) -> dict:
         lab.set_service("redis", redis_pair.up(lab))
         lab.set_service("aws", aws.up(lab))
         lab.set_service("k8s", k8s.up(lab))
+        lab.set_service("qdrant", qdrant.up(lab))
+        lab.set_service("llm", llm.up(lab))
         lab.set_service("app", app.up(lab, lab.service("postgres"), lab.service("redis")))
-    except (LabError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 -- whatever failed (a client library's own error too), undo it all
         down(lab)
         raise LabError(f"lab up failed and was undone: {exc}") from exc
     return lab.load()
@@ -25,7 +27,7 @@ def up(lab: Lab) -> dict:
 
 def down(lab: Lab) -> None:
     errors = []
-    for stop in (app.down, k8s.down, aws.down, redis_pair.down, postgres.down):
+    for stop in (app.down, llm.down, qdrant.down, k8s.down, aws.down, redis_pair.down, postgres.down):
         try:
             stop(lab)
         except (LabError, OSError) as exc:
@@ -42,4 +44,4 @@ def down(lab: Lab) -> None:
 
 
 def status(lab: Lab) -> list[str]:
-    return [module.status(lab) for module in (postgres, redis_pair, aws, k8s, app)]
+    return [module.status(lab) for module in (postgres, redis_pair, aws, k8s, qdrant, llm, app)]

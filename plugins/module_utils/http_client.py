@@ -49,21 +49,24 @@ def _opener(validate_certs):
 
 
 def fetch(request):
-    """One request: dict(url, method, headers, timeout, validate_certs, body_limit).
+    """One request: dict(url, method, headers, data (bytes to send), timeout, validate_certs, body_limit).
 
-    Returns dict(status_code, body, latency_ms, error) and never raises for a
-    network problem: a refused connection or a timeout is a result.
+    Returns dict(status_code, headers (names lower-cased), body, latency_ms, error) and never raises
+    for a network problem: a refused connection or a timeout is a result.
     """
     start = time.monotonic()
-    out = {"status_code": None, "body": "", "error": None}
-    req = Request(request["url"], method=request.get("method", "GET"), headers=request.get("headers") or {})
+    out = {"status_code": None, "headers": {}, "body": "", "error": None}
+    req = Request(request["url"], data=request.get("data"), method=request.get("method", "GET"),
+                  headers=request.get("headers") or {})
     try:
         resp = _opener(request.get("validate_certs", True)).open(req, timeout=request.get("timeout", 5))
         with resp:
             out["status_code"] = resp.getcode()
+            out["headers"] = _headers(resp.headers)
             out["body"] = resp.read(request.get("body_limit", BODY_LIMIT)).decode("utf-8", "replace")
     except HTTPError as exc:
         out["status_code"] = exc.code
+        out["headers"] = _headers(exc.headers)
         try:
             out["body"] = exc.read(request.get("body_limit", BODY_LIMIT)).decode("utf-8", "replace")
         except (OSError, socket.timeout):
@@ -72,6 +75,10 @@ def fetch(request):
         out["error"] = describe_error(exc)
     out["latency_ms"] = round((time.monotonic() - start) * 1000.0, 1)
     return out
+
+
+def _headers(message):
+    return {name.lower(): value for name, value in (message.items() if message is not None else [])}
 
 
 def describe_error(exc):

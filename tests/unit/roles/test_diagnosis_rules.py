@@ -31,6 +31,7 @@ def findings(*ids):
     for spec in ids:
         fid, _, about = spec.partition("@")
         evidence = dict(pair.split("=", 1) for pair in about.split(",")) if about else {}
+        evidence = {key: {"true": True, "false": False}.get(value, value) for key, value in evidence.items()}
         made.append({"id": fid, "severity": "critical", "summary": fid, "evidence": evidence})
     return made
 
@@ -58,9 +59,9 @@ def findings(*ids):
     (["qdrant.collection_missing@collection=documents", "http.endpoint_error"], ["qdrant-data-lost"]),
     (["k8s.pods_crashlooping@workload=redis", "k8s.replicas_unavailable@workload=redis",
       "k8s.log_pattern_found@pattern=redis_connection_failed"], ["redis-k8s-pods"]),
-    (["llm.provider_outage@role=primary,provider=openai", "k8s.log_pattern_found@pattern=openai_api_error",
+    (["llm.provider_outage@primary=true,provider=openai", "k8s.log_pattern_found@pattern=openai_api_error",
       "http.endpoint_error"], ["llm-provider-outage"]),
-    (["llm.key_invalid@role=primary,provider=openai", "http.endpoint_error"], ["llm-key-invalid"]),
+    (["llm.key_invalid@primary=true,provider=openai", "http.endpoint_error"], ["llm-key-invalid"]),
     (["k8s.api_unreachable"], ["k8s-unreachable"]),
     ([], []),
 ])
@@ -88,7 +89,7 @@ def test_crashlooping_qdrant_and_backend_are_two_scenarios():
 
 
 def test_an_outage_of_the_fallback_provider_alone_is_not_the_primary_outage_scenario():
-    matched, unexplained = diagnose(findings("llm.provider_outage@role=fallback,provider=anthropic"), RULES)
+    matched, unexplained = diagnose(findings("llm.provider_outage@primary=false,provider=anthropic"), RULES)
     assert matched == [] and len(unexplained) == 1
 
 
