@@ -19,13 +19,23 @@ def fault_file(lab: Lab):
 
 
 def write_config(lab: Lab, postgres: dict, redis_info: dict) -> None:
+    """The app's config: its databases, the fault switch, the emulated backend's workloads.json and,
+    when the lab runs them, the Qdrant and LLM stand-ins it depends on."""
     config = {
         "postgres": {k: postgres[k] for k in ("host", "port", "user", "password", "database")},
         "redis": {"nodes": [{"host": n["host"], "port": n["port"]} for n in redis_info["nodes"]],
                   "password": redis_info["password"], "keys": redis_info["app_keys"]},
         "fault_file": str(fault_file(lab)),
         "slow_seconds": 3,
+        "workloads_file": str(lab.path("k8s") / "workloads.json"),
     }
+    qdrant = lab.service("qdrant")
+    if qdrant.get("url"):
+        config["qdrant"] = {"url": qdrant["url"], "api_key": qdrant.get("api_key", ""),
+                            "collections": qdrant.get("collections", [])}
+    llm = lab.service("llm")
+    if llm.get("providers"):
+        config["llm"] = {"providers": llm["providers"]}
     config_path(lab).write_text(json.dumps(config, indent=2))
 
 

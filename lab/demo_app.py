@@ -6,6 +6,14 @@
   holds the application keys; 503 naming the failing dependency otherwise.
   Like a Sentinel-aware client it looks for the current master among all
   configured Redis nodes, so it recovers by itself after a promotion.
+  The app also stands for the ``backend`` Deployment of the lab's Kubernetes:
+  when ``workloads_file`` (the controller loop's workloads.json, read on every
+  request) exists, no ready backend pod means 503 ``backend: no ready pod``, and
+  the backend's env decides the rest: REDIS_ENABLED=false skips Redis
+  ("disabled"), else pod redis-0 must be ready too; with ``llm`` configured the
+  provider named by LLM_PROVIDER must answer GET /models with its key, unless
+  CACHE_ONLY_MODE=true ("cache-only"); with ``qdrant`` configured, Qdrant must
+  be ready and hold points in every expected collection.
 - ``GET /api/detections``: rows from PostgreSQL, cached in Redis.
 - ``GET /metrics``: Prometheus text (requests by code, dependency up gauges).
 
@@ -21,6 +29,8 @@ import argparse
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -32,6 +42,8 @@ from redis.retry import Retry
 
 COUNTS: Counter = Counter()
 LOCK = threading.Lock()
+LAST_WORKLOADS: dict = {}
+HTTP_TIMEOUT = 2
 
 
 def load_config(path: str) -> dict:
@@ -91,17 +103,122 @@ def check_redis(config: dict) -> str | None:
     return f"redis: keys missing on the master: {', '.join(missing)}" if missing else None
 
 
+def workloads(config: dict) -> dict | None:
+    """The lab cluster's workloads (None without a cluster); a file being replaced reads as the last one."""
+    path = config.get("workloads_file")
+    if not path:
+        return None
+    try:
+        with open(path) as handle:
+            LAST_WORKLOADS[path] = json.load(handle).get("workloads", {})
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        pass
+    return LAST_WORKLOADS.get(path)
+
+
+def backend_env(cluster: dict | None) -> dict:
+    return ((cluster or {}).get("backend") or {}).get("env") or {}
+
+
+def _enabled(env: dict, name: str, default: str) -> bool:
+    return env.get(name, default).strip().lower() == "true"
+
+
+def _get(url: str, headers: dict) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+
+
+def check_backend(cluster: dict | None) -> str | None:
+    backend = (cluster or {}).get("backend")
+    if backend is None or backend.get("ready", 0) > 0:
+        return None
+    why = f"{backend.get('ready', 0)}/{backend.get('desired', 0)} ready"
+    return f"backend: no ready pod ({why}{', crash-looping' if backend.get('crashloop') else ''})"
+
+
+def check_cluster_redis(cluster: dict | None) -> str | None:
+    redis_sts = (cluster or {}).get("redis")
+    if redis_sts is None or (redis_sts.get("pods") or {}).get("redis-0"):
+        return None
+    return "redis: Redis connection failed (redis-0 is not ready)"
+
+
+def check_qdrant(config: dict) -> str | None:
+    qdrant = config["qdrant"]
+    headers = {"api-key": qdrant["api_key"]} if qdrant.get("api_key") else {}
+    try:
+        code, _ = _get(f"{qdrant['url']}/readyz", headers)
+        if code != 200:
+            return f"qdrant: not ready (HTTP {code})"
+        for name in qdrant.get("collections", []):
+            code, body = _get(f"{qdrant['url']}/collections/{name}", headers)
+            if code != 200:
+                return f"qdrant: collection {name} not found (HTTP {code})"
+            if not (json.loads(body).get("result") or {}).get("points_count"):
+                return f"qdrant: collection {name} has no points"
+    except (OSError, ValueError) as exc:
+        return f"qdrant: unreachable ({exc})"
+    return None
+
+
+def check_llm(config: dict, env: dict) -> str | None:
+    name = env.get("LLM_PROVIDER", "openai")
+    provider = config["llm"]["providers"].get(name)
+    if provider is None:
+        return f"llm: provider {name} is not configured"
+    if provider.get("type", name) == "anthropic":
+        headers = {"x-api-key": provider.get("api_key", ""), "anthropic-version": "2023-06-01"}
+    else:
+        headers = {"Authorization": f"Bearer {provider.get('api_key', '')}"}
+    try:
+        code, _ = _get(f"{provider['api_base']}/models", headers)
+    except (OSError, ValueError) as exc:
+        return f"llm: {name} unreachable ({exc})"
+    return None if code == 200 else f"llm: {name} answered HTTP {code}"
+
+
 def health(config: dict) -> tuple[int, dict]:
-    problems = [p for p in (check_postgres(config), check_redis(config)) if p]
-    body = {"status": "ok" if not problems else "unavailable", "problems": problems,
-            "checks": {"postgres": "ok", "redis": "ok"}}
+    cluster = workloads(config)
+    backend = check_backend(cluster)
+    if backend:
+        return 503, {"status": "unavailable", "problems": [backend], "checks": {"backend": backend.split(": ", 1)[1]}}
+    env = backend_env(cluster)
+    checks = {"postgres": "ok", "redis": "ok"}
+    found = [check_postgres(config)]
+    if _enabled(env, "REDIS_ENABLED", "true"):
+        found += [check_redis(config) or check_cluster_redis(cluster)]
+    else:
+        checks["redis"] = "disabled"
+    if config.get("qdrant"):
+        checks["qdrant"] = "ok"
+        found.append(check_qdrant(config))
+    if config.get("llm"):
+        checks["llm"] = "ok"
+        if _enabled(env, "CACHE_ONLY_MODE", "false"):
+            checks["llm"] = "cache-only"
+        else:
+            found.append(check_llm(config, env))
+    problems = [p for p in found if p]
+    body = {"status": "ok" if not problems else "unavailable", "problems": problems, "checks": checks}
+    if cluster is not None:
+        body["checks"]["backend"] = "ok"
     for problem in problems:
         body["checks"][problem.split(":", 1)[0]] = problem.split(": ", 1)[1]
     return (200 if not problems else 503), body
 
 
 def detections(config: dict) -> tuple[int, dict]:
-    master = find_master(config)
+    cluster = workloads(config)
+    if check_backend(cluster):
+        return 503, {"status": "unavailable", "problems": [check_backend(cluster)]}
+    master = find_master(config) if _enabled(backend_env(cluster), "REDIS_ENABLED", "true") else None
     if master is not None:
         cached = master.get("pynomaly:cache:detections")
         if cached:

@@ -3,7 +3,7 @@ diagnosis, remediation and recovery against real services."""
 
 from __future__ import annotations
 
-from lab import app, db_faults, rds_link, redis_pair
+from lab import app, db_faults, k8s_faults, llm, qdrant, rds_link, redis_pair
 from lab.core import Lab, LabError
 
 
@@ -60,6 +60,22 @@ FAULTS = {
                         rds_link.break_writer_down, rds_link.heal_writer_down),
     "db-lock-pileup": ("a batch session holds an exclusive lock on detections; the application's queries wait",
                        db_faults.break_lock_pileup, db_faults.heal_lock_pileup),
+    "bad-deploy": ("backend release 1.5.0 is rolled out and its pods crash-loop; the backend has no ready pod",
+                   k8s_faults.break_bad_deploy, k8s_faults.heal_bad_deploy),
+    "backend-crashloop": ("the backend's pods crash-loop on a deadlock; its template is fine (a restart fixes it)",
+                          k8s_faults.break_backend_crashloop, k8s_faults.heal_backend_crashloop),
+    "node-not-ready": ("node-2 stops reporting (NotReady, unreachable taints); its pods are not Ready",
+                       k8s_faults.break_node_not_ready, k8s_faults.heal_node_not_ready),
+    "redis-pod-down": ("pod redis-0 crash-loops; the backend logs \"Redis connection failed\"",
+                       k8s_faults.break_redis_pod_down, k8s_faults.heal_redis_pod_down),
+    "qdrant-down": ("every qdrant pod crash-loops; Qdrant stops answering; backend logs \"Qdrant connection error\"",
+                    qdrant.break_down, qdrant.heal_down),
+    "qdrant-data-lost": ("Qdrant's collection documents is deleted; its snapshot files stay on the node",
+                         qdrant.break_data_lost, qdrant.heal_data_lost),
+    "llm-outage": ("the OpenAI API answers 503, its status page shows the API in major outage, backend logs errors",
+                   llm.break_outage, llm.heal_outage),
+    "llm-key-invalid": ("OpenAI rejects the lab's API key (401 invalid_api_key); its status page stays operational",
+                        llm.break_key_invalid, llm.heal_key_invalid),
 }
 
 

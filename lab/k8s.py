@@ -1,15 +1,12 @@
-"""The lab's Kubernetes: the API stand-in (lab/k8s_emulator.py) seeded with pubsec-info-assistant.
+"""The lab's Kubernetes: the API stand-in (lab/k8s_emulator.py) seeded with pubsec-info-assistant,
+and the controller loop (lab/k8s_controller.py) that plays the controllers and kubelets.
 
-The seed is written through the official kubernetes client, as any module
-would: three Ready nodes; Deployments backend and frontend, each with two
-ReplicaSet revisions (the current one with its Running pods); StatefulSets
-qdrant (with PVCs) and redis with their pods; the backend HPA; the services;
-and a few log lines for every pod in <lab>/k8s/logs/<namespace>/<pod>.log.
+What is seeded: lab/k8s_seed.py. Pod logs: <lab>/k8s/logs/<namespace>/<pod>.log
+(lab/k8s_logs.py). The controller loop writes <lab>/k8s/workloads.json after every pass.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
@@ -21,36 +18,25 @@ from pathlib import Path
 import kubernetes
 import yaml
 
+from lab import k8s_logs
 from lab.core import REPO_ROOT, Lab, LabError, free_port, wait_until
 
 NAMESPACE = "pubsec-info-assistant"
 CONTEXT = "lab"
 NODES = ("node-1", "node-2", "node-3")
-# name: (port, [(revision image, change cause), ...] oldest first, env)
-DEPLOYMENTS = {
-    "backend": (8000, [("registry.local/pubsec/backend:1.4.1", "release 1.4.1"),
-                       ("registry.local/pubsec/backend:1.4.2", "release 1.4.2: query cache tuning")],
-                {"REDIS_ENABLED": "true", "LLM_PROVIDER": "openai", "CACHE_ONLY_MODE": "false"}),
-    "frontend": (8080, [("registry.local/pubsec/frontend:2.0.2", "release 2.0.2"),
-                        ("registry.local/pubsec/frontend:2.0.3", "release 2.0.3: status banner")],
-                 {"BACKEND_URL": "http://backend:8000"}),
-}
-# name: (replicas, image, port, volume claim template or None)
-STATEFULSETS = {
-    "qdrant": (3, "qdrant/qdrant:v1.9.2", 6333, "qdrant-storage"),
-    "redis": (2, "redis:7.2-alpine", 6379, None),
-}
-STARTED = datetime.datetime.now(tz=datetime.UTC) - datetime.timedelta(hours=6)
+CRASHLOOP = "lab.sre-runbooks/crashloop"  # the fault marker, on a pod template or a pod
 
 
 def up(lab: Lab) -> dict:
     """Start the Kubernetes API stand-in, write its kubeconfig, seed it; return its info."""
+    pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     if lab.alive("k8s") and lab.service("k8s"):
+        if not lab.alive("k8s-controller"):
+            _start_controller(lab, lab.service("k8s"), pythonpath)
         return lab.service("k8s")
     port, home = free_port(), lab.path("k8s")
     logs_dir = lab.path("k8s", "logs")
     url = f"http://127.0.0.1:{port}"
-    pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
     lab.spawn("k8s", [sys.executable, "-m", "lab.k8s_emulator", "--port", str(port), "--logs-dir", str(logs_dir)],
               env={"PYTHONPATH": pythonpath})
     info = {"url": url, "kubeconfig": str(home / "kubeconfig"), "context": CONTEXT,
@@ -58,16 +44,20 @@ def up(lab: Lab) -> dict:
     try:
         wait_until(lambda: _answers(lab, url), timeout=30, what=f"the Kubernetes API stand-in at {url}")
         _write_kubeconfig(home / "kubeconfig", url)
+        from lab.k8s_seed import seed  # the seed is written with this module's names
+
         with api(info) as client:
-            _seed(client, logs_dir / NAMESPACE)
+            seed(client, logs_dir / NAMESPACE)
+        _start_controller(lab, info, pythonpath)
     except Exception:
-        lab.stop("k8s")
+        down(lab)
         raise
     lab.set_service("k8s", info)
     return info
 
 
 def down(lab: Lab) -> None:
+    lab.stop("k8s-controller")
     lab.stop("k8s")
 
 
@@ -75,7 +65,47 @@ def status(lab: Lab) -> str:
     info = lab.service("k8s")
     if not lab.alive("k8s"):
         return "k8s: stopped"
-    return f"k8s: running at {info.get('url')} (pid {lab.pid('k8s')}), context {CONTEXT}, namespace {NAMESPACE}"
+    controller = f"controller pid {lab.pid('k8s-controller')}" if lab.alive("k8s-controller") else "controller stopped"
+    return (f"k8s: running at {info.get('url')} (pid {lab.pid('k8s')}, {controller}), context {CONTEXT}, "
+            f"namespace {NAMESPACE}")
+
+
+def workloads_file(lab: Lab) -> Path:
+    """What the controller loop last saw of each workload (written after every pass)."""
+    return lab.path("k8s") / "workloads.json"
+
+
+def workloads(lab: Lab) -> dict:
+    """The workloads of workloads.json ({} when there is none yet)."""
+    try:
+        return json.loads(workloads_file(lab).read_text()).get("workloads", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def append_pod_logs(lab: Lab, app: str, lines: list[str]) -> list[str]:
+    """Append timestamped lines to the logs of every pod labelled app=<app>; return the pods' names."""
+    info = lab.service("k8s")
+    with api(info) as client:
+        pods = kubernetes.client.CoreV1Api(client).list_namespaced_pod(NAMESPACE, label_selector=f"app={app}").items
+    names = sorted(p.metadata.name for p in pods)
+    k8s_logs.append(Path(info["logs_dir"]) / NAMESPACE, names, lines)
+    return names
+
+
+def _start_controller(lab: Lab, info: dict, pythonpath: str) -> None:
+    state = workloads_file(lab)
+    state.unlink(missing_ok=True)
+    lab.spawn("k8s-controller", [sys.executable, "-m", "lab.k8s_controller", "--kubeconfig", info["kubeconfig"],
+                                 "--context", CONTEXT, "--namespace", NAMESPACE, "--logs-dir", info["logs_dir"],
+                                 "--state", str(state)], env={"PYTHONPATH": pythonpath})
+
+    def first_pass() -> bool:
+        if not lab.alive("k8s-controller"):
+            raise LabError(f"the Kubernetes controller loop exited:\n{lab.log_tail('k8s-controller')}")
+        return state.exists()
+
+    wait_until(first_pass, timeout=30, what="the Kubernetes controller loop's first pass")
 
 
 def api(info: dict) -> kubernetes.client.ApiClient:
@@ -103,226 +133,22 @@ def _write_kubeconfig(path: Path, url: str) -> None:
     }, sort_keys=False))
 
 
-# seeding ---------------------------------------------------------------------
-def _seed(client: kubernetes.client.ApiClient, logs_dir: Path) -> None:
-    core, apps = kubernetes.client.CoreV1Api(client), kubernetes.client.AppsV1Api(client)
-    core.create_namespace({"metadata": {"name": NAMESPACE, "labels": {"kubernetes.io/metadata.name": NAMESPACE}}})
-    for index, name in enumerate(NODES):
-        core.create_node(_node(name, index))
-    for name, (port, revisions, env) in DEPLOYMENTS.items():
-        core.create_namespaced_service(NAMESPACE, _service(name, port))
-        deployment = apps.create_namespaced_deployment(NAMESPACE, _deployment(name, port, revisions, env))
-        for revision, (image, cause) in enumerate(revisions, start=1):
-            replicas = 2 if revision == len(revisions) else 0
-            body = _replicaset(name, revision, image, cause, replicas, _template(name, image, port, env), deployment)
-            replicaset = apps.create_namespaced_replica_set(NAMESPACE, body)
-            for index in range(replicas):
-                pod_name = f"{replicaset.metadata.name}-{_hash(replicaset.metadata.name, index)[:5]}"
-                labels = replicaset.spec.template.metadata.labels
-                core.create_namespaced_pod(NAMESPACE, _pod(pod_name, labels, image, port, env, replicaset))
-                _write_log(logs_dir, pod_name, name)
-    for name, (replicas, image, port, claim) in STATEFULSETS.items():
-        core.create_namespaced_service(NAMESPACE, _service(name, port))
-        statefulset = apps.create_namespaced_stateful_set(NAMESPACE, _statefulset(name, replicas, image, port, claim))
-        for index in range(replicas):
-            pod_name = f"{name}-{index}"
-            if claim:
-                core.create_namespaced_persistent_volume_claim(NAMESPACE, _pvc(f"{claim}-{pod_name}", name))
-            labels = {**_labels(name), "statefulset.kubernetes.io/pod-name": pod_name,
-                      "controller-revision-hash": f"{name}-{_hash(name)}"}
-            core.create_namespaced_pod(NAMESPACE, _pod(pod_name, labels, image, port, {}, statefulset, claim))
-            _write_log(logs_dir, pod_name, name)
-    kubernetes.client.AutoscalingV2Api(client).create_namespaced_horizontal_pod_autoscaler(NAMESPACE, _hpa())
+def normalized(obj):
+    """obj without its empty values, so that two spellings of one object compare equal."""
+    if isinstance(obj, dict):
+        items = {k: normalized(v) for k, v in obj.items()}
+        return {k: v for k, v in items.items() if v not in (None, {}, [])}
+    if isinstance(obj, list):
+        return [normalized(v) for v in obj]
+    return obj
 
 
-def _ts(minutes_after_start: int = 0) -> str:
-    return (STARTED + datetime.timedelta(minutes=minutes_after_start)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def template_hash(template: dict) -> str:
+    """The revision hash of a pod template (StatefulSet and DaemonSet controller-revision-hash)."""
+    return name_hash(normalized(template))
 
 
-def _hash(*parts) -> str:
+def name_hash(*parts) -> str:
     """A pod-template-hash style suffix (10 characters of the API server's alphabet)."""
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).digest()
     return "".join("bcdfghjklmnpqrstvwxz2456789"[byte % 27] for byte in digest[:10])
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _labels(name: str) -> dict:
-    return {"app": name, "component": name, "app.kubernetes.io/part-of": NAMESPACE}
-
-
-def _condition(kind: str, status: str = "True", reason: str | None = None, message: str | None = None) -> dict:
-    condition = {"type": kind, "status": status, "lastTransitionTime": _ts()}
-    return condition | ({"reason": reason} if reason else {}) | ({"message": message} if message else {})
-
-
-def _owner(kind: str, owner) -> list[dict]:
-    return [{"apiVersion": "apps/v1", "kind": kind, "name": owner.metadata.name, "uid": owner.metadata.uid,
-             "controller": True, "blockOwnerDeletion": True}]
-
-
-def _node(name: str, index: int) -> dict:
-    resources = {"cpu": "8", "memory": "32Gi", "pods": "110", "ephemeral-storage": "100Gi"}
-    return {
-        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                              "topology.kubernetes.io/zone": f"zone-{'abc'[index]}"}},
-        "spec": {"podCIDR": f"10.244.{index}.0/24"},
-        "status": {
-            "capacity": resources, "allocatable": {**resources, "cpu": "7800m", "memory": "31Gi"},
-            "conditions": [{"type": kind, "status": "False", "reason": f"KubeletHas{reason}",
-                            "lastHeartbeatTime": _ts(), "lastTransitionTime": _ts()}
-                           for kind, reason in (("MemoryPressure", "SufficientMemory"),
-                                                ("DiskPressure", "NoDiskPressure"), ("PIDPressure", "SufficientPID"))]
-            + [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                "message": "kubelet is posting ready status",
-                "lastHeartbeatTime": _ts(), "lastTransitionTime": _ts()}],
-            "addresses": [{"type": "InternalIP", "address": f"10.0.1.{11 + index}"},
-                          {"type": "Hostname", "address": name}],
-            "nodeInfo": {"kubeletVersion": "v1.29.4", "kubeProxyVersion": "v1.29.4", "containerRuntimeVersion":
-                         "containerd://1.7.13", "operatingSystem": "linux", "architecture": "amd64",
-                         "osImage": "Debian GNU/Linux 12 (bookworm)", "kernelVersion": "6.1.0-18-amd64",
-                         "machineID": _hash(name, "machine"), "systemUUID": _hash(name, "system"),
-                         "bootID": _hash(name, "boot")},
-        },
-    }
-
-
-def _container(name: str, image: str, port: int, env: dict) -> dict:
-    container = {"name": name, "image": image, "ports": [{"containerPort": port, "protocol": "TCP"}],
-                 "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}}
-    if env:
-        container["env"] = [{"name": key, "value": value} for key, value in env.items()]
-    return container
-
-
-def _template(name: str, image: str, port: int, env: dict) -> dict:
-    return {"metadata": {"labels": _labels(name)}, "spec": {"containers": [_container(name, image, port, env)]}}
-
-
-def _deployment(name: str, port: int, revisions: list, env: dict) -> dict:
-    image, cause = revisions[-1]
-    return {
-        "metadata": {"name": name, "labels": _labels(name), "annotations": {
-            "deployment.kubernetes.io/revision": str(len(revisions)), "kubernetes.io/change-cause": cause}},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}}, "revisionHistoryLimit": 10,
-                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
-                 "template": _template(name, image, port, env)},
-        "status": {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "readyReplicas": 2,
-                   "availableReplicas": 2, "conditions": [
-                       _condition("Available", reason="MinimumReplicasAvailable",
-                                  message="Deployment has minimum availability.") | {"lastUpdateTime": _ts()},
-                       _condition("Progressing", reason="NewReplicaSetAvailable",
-                                  message=f'ReplicaSet "{name}-{_hash(name, image)}" has successfully progressed.')
-                       | {"lastUpdateTime": _ts()}]},
-    }
-
-
-def _replicaset(name: str, revision: int, image: str, cause: str, replicas: int, template: dict, owner) -> dict:
-    pod_hash = _hash(name, image)
-    template["metadata"]["labels"]["pod-template-hash"] = pod_hash
-    return {
-        "metadata": {"name": f"{name}-{pod_hash}", "labels": template["metadata"]["labels"],
-                     "ownerReferences": _owner("Deployment", owner), "annotations": {
-                         "deployment.kubernetes.io/revision": str(revision), "kubernetes.io/change-cause": cause,
-                         "deployment.kubernetes.io/desired-replicas": "2",
-                         "deployment.kubernetes.io/max-replicas": "3"}},
-        "spec": {"replicas": replicas, "template": template,
-                 "selector": {"matchLabels": {"app": name, "pod-template-hash": pod_hash}}},
-        "status": {"observedGeneration": 1, "replicas": replicas, "fullyLabeledReplicas": replicas,
-                   "readyReplicas": replicas, "availableReplicas": replicas},
-    }
-
-
-def _statefulset(name: str, replicas: int, image: str, port: int, claim: str | None) -> dict:
-    template = _template(name, image, port, {})
-    spec = {"replicas": replicas, "serviceName": name, "selector": {"matchLabels": {"app": name}},
-            "podManagementPolicy": "OrderedReady", "updateStrategy": {"type": "RollingUpdate"}, "template": template}
-    if claim:
-        template["spec"]["containers"][0]["volumeMounts"] = [{"name": claim, "mountPath": "/qdrant/storage"}]
-        spec["volumeClaimTemplates"] = [{"metadata": {"name": claim}, "spec": {
-            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}}}]
-    revision = f"{name}-{_hash(name)}"
-    return {"metadata": {"name": name, "labels": _labels(name)}, "spec": spec,
-            "status": {"observedGeneration": 1, "replicas": replicas, "readyReplicas": replicas,
-                       "currentReplicas": replicas, "updatedReplicas": replicas, "availableReplicas": replicas,
-                       "currentRevision": revision, "updateRevision": revision, "collisionCount": 0}}
-
-
-def _pod(name: str, labels: dict, image: str, port: int, env: dict, owner, claim: str | None = None) -> dict:
-    node_index = int(_hash(name, "node"), 36) % len(NODES)
-    spec = {"containers": [_container(labels["app"], image, port, env)], "nodeName": NODES[node_index],
-            "restartPolicy": "Always", "serviceAccountName": "default"}
-    if claim:
-        spec["containers"][0]["volumeMounts"] = [{"name": claim, "mountPath": "/qdrant/storage"}]
-        spec["volumes"] = [{"name": claim, "persistentVolumeClaim": {"claimName": f"{claim}-{name}"}}]
-    ip = f"10.244.{node_index}.{10 + int(_hash(name, 'ip'), 36) % 240}"
-    return {
-        "metadata": {"name": name, "labels": labels, "ownerReferences": _owner(owner.kind, owner)},
-        "spec": spec,
-        "status": {
-            "phase": "Running", "qosClass": "Burstable", "hostIP": f"10.0.1.{11 + node_index}",
-            "podIP": ip, "podIPs": [{"ip": ip}], "startTime": _ts(),
-            "conditions": [{"type": kind, "status": "True", "lastTransitionTime": _ts(1)}
-                           for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
-            "containerStatuses": [{
-                "name": labels["app"], "image": image, "imageID": f"{image.split(':')[0]}@sha256:{_digest(image)}",
-                "containerID": f"containerd://{_digest(name)}", "ready": True, "started": True,
-                "restartCount": 0, "state": {"running": {"startedAt": _ts(1)}}}],
-        },
-    }
-
-
-def _pvc(name: str, app: str) -> dict:
-    return {"metadata": {"name": name, "labels": _labels(app)},
-            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
-                     "resources": {"requests": {"storage": "10Gi"}}, "volumeName": f"pvc-{_hash(name)}"},
-            "status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}}}
-
-
-def _service(name: str, port: int) -> dict:
-    return {"metadata": {"name": name, "labels": _labels(name)},
-            "spec": {"type": "ClusterIP", "selector": {"app": name},
-                     "clusterIP": f"10.96.{int(_hash(name), 36) % 250}.10",
-                     "ports": [{"name": "http" if port != 6379 else "redis", "port": port, "targetPort": port}]}}
-
-
-def _hpa() -> dict:
-    cpu = {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}
-    return {
-        "metadata": {"name": "backend", "labels": _labels("backend")},
-        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "backend"},
-                 "minReplicas": 2, "maxReplicas": 10, "metrics": [cpu]},
-        "status": {"currentReplicas": 2, "desiredReplicas": 2, "currentMetrics": [{
-            "type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 35,
-                                                                           "averageValue": "175m"}}}],
-                   "conditions": [_condition("AbleToScale", reason="ReadyForNewScale"),
-                                  _condition("ScalingActive", reason="ValidMetricFound"),
-                                  _condition("ScalingLimited", "False", reason="DesiredWithinRange")]},
-    }
-
-
-LOG_LINES = {
-    "backend": ["INFO:     Started server process [1]",
-                "INFO app.cache: connected to Redis at redis:6379 (REDIS_ENABLED=true)",
-                "INFO app.vectorstore: connected to Qdrant at http://qdrant:6333, collection=documents",
-                "INFO app.llm: LLM provider openai ready (model gpt-4o)",
-                'INFO:     10.244.0.1:51234 - "GET /health HTTP/1.1" 200 OK',
-                'INFO:     10.244.1.7:40112 - "POST /api/query HTTP/1.1" 200 OK'],
-    "frontend": ["nginx: [notice] start worker processes",
-                 '10.244.2.4 - - "GET / HTTP/1.1" 200 1843',
-                 '10.244.2.4 - - "GET /static/app.js HTTP/1.1" 200 51220'],
-    "qdrant": ["INFO storage::content_manager::consensus: Loading raft state",
-               "INFO qdrant: Qdrant HTTP listening on 6333",
-               "INFO qdrant::tonic: Qdrant gRPC listening on 6334",
-               'INFO actix_web::middleware::logger: "GET /collections/documents HTTP/1.1" 200'],
-    "redis": ["1:M * Server initialized", "1:M * Ready to accept connections tcp",
-              "1:M * Background saving terminated with success"],
-}
-
-
-def _write_log(logs_dir: Path, pod_name: str, app: str) -> None:
-    logs_dir.mkdir(parents=True, exist_ok=True)
-    lines = [f"{_ts(2 + n)} {line}" for n, line in enumerate(LOG_LINES[app])]
-    (logs_dir / f"{pod_name}.log").write_text("\n".join(lines) + "\n")

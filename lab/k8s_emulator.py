@@ -9,7 +9,7 @@ KubernetesEmulator, over plain HTTP on 127.0.0.1, until SIGTERM:
 What it serves, with discovery (/api, /apis, /api/v1, /apis/apps/v1,
 /apis/autoscaling/v2, /version):
 - namespaces, nodes, pods, services, persistentvolumeclaims, events (v1);
-  deployments, replicasets, statefulsets (apps/v1); horizontalpodautoscalers
+  deployments, replicasets, statefulsets, daemonsets (apps/v1); horizontalpodautoscalers
   (autoscaling/v2): create, get, list and watch (labelSelector, fieldSelector),
   delete, patch (strategic merge, merge, JSON patch) and replace (PUT); every
   write stamps uid, resourceVersion, creationTimestamp and generation;
@@ -60,11 +60,12 @@ RESOURCES = {
     "apps/v1/deployments": ("Deployment", True, {"status", "scale"}, {"deploy"}),
     "apps/v1/replicasets": ("ReplicaSet", True, {"status", "scale"}, {"rs"}),
     "apps/v1/statefulsets": ("StatefulSet", True, {"status", "scale"}, {"sts"}),
+    "apps/v1/daemonsets": ("DaemonSet", True, {"status"}, {"ds"}),
     "autoscaling/v2/horizontalpodautoscalers": ("HorizontalPodAutoscaler", True, {"status"}, {"hpa"}),
 }
 VERBS = {"create", "delete", "get", "list", "patch", "update", "watch"}
 HISTORY_KEPT = 5  # versions of one object kept in memory
-REQUESTS_KEPT = 200  # served requests kept in memory
+REQUESTS_KEPT = 32  # served requests kept in memory (kmock matches each request against them all)
 REASONS = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed", 409: "AlreadyExists", 422: "Invalid"}
 _kmock_parse_path = parsing.parse_path
 

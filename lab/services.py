@@ -19,7 +19,7 @@ def up(lab: Lab) -> dict:
         lab.set_service("qdrant", qdrant.up(lab))
         lab.set_service("llm", llm.up(lab))
         lab.set_service("app", app.up(lab, lab.service("postgres"), lab.service("redis")))
-    except Exception as exc:  # noqa: BLE001 -- whatever failed (a client library's own error too), undo it all
+    except Exception as exc:  # whatever failed (a client library's own error too), undo it all
         down(lab)
         raise LabError(f"lab up failed and was undone: {exc}") from exc
     return lab.load()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import kubernetes
 import pytest
@@ -18,7 +19,7 @@ def cluster(tmp_path_factory):
     info = k8s.up(lab)
     yield info
     k8s.down(lab)
-    assert not lab.alive("k8s")
+    assert not lab.alive("k8s") and not lab.alive("k8s-controller")
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,12 @@ def test_backend_deployment_has_its_env(cluster, apps):
     assert deployment.metadata.annotations["deployment.kubernetes.io/revision"] == "2"
     assert deployment.status.ready_replicas == deployment.status.available_replicas == 2
     assert {c.type for c in deployment.status.conditions} == {"Available", "Progressing"}
+
+
+def test_controller_loop_runs_with_the_emulator(cluster, apps):
+    assert (Path(cluster["logs_dir"]).parent / "workloads.json").is_file()
+    ds = apps.read_namespaced_daemon_set("log-shipper", cluster["namespace"])
+    assert ds.status.desired_number_scheduled == ds.status.number_ready == 3
 
 
 def test_backend_has_two_replicaset_revisions(cluster, apps):
