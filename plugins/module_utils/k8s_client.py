@@ -30,13 +30,19 @@ def k8s_argument_spec():
 
 
 def api_client(params):
-    """An ApiClient from in-cluster config, or from a kubeconfig file and context."""
+    """An ApiClient from in-cluster config, or from a kubeconfig file and context.
+
+    urllib3's retries are off: an API server that does not answer costs one request_timeout, not four.
+    """
+    configuration = kubernetes.client.Configuration()
     try:
         if params.get("in_cluster"):
-            kubernetes.config.load_incluster_config()
-            return kubernetes.client.ApiClient()
-        return kubernetes.config.new_client_from_config(config_file=params.get("kubeconfig"),
-                                                        context=params.get("context"))
+            kubernetes.config.load_incluster_config(client_configuration=configuration)
+        else:
+            kubernetes.config.load_kube_config(config_file=params.get("kubeconfig"), context=params.get("context"),
+                                               client_configuration=configuration, persist_config=False)
     except kubernetes.config.ConfigException as exc:
         raise RunbookError(
             f"Kubernetes configuration unusable (options kubeconfig/context/in_cluster): {exc}") from exc
+    configuration.retries = False
+    return kubernetes.client.ApiClient(configuration)

@@ -24,7 +24,8 @@ options:
     description:
       - The checks to run, by name (the name is the check's key in RV(checks) and RV(durations)).
       - Each is a dict with C(module), the check module to run (one of C(http_health_info), C(redis_info),
-        C(postgres_info), C(rds_info)), and C(args), that module's options as the module takes them.
+        C(postgres_info), C(rds_info), C(k8s_cluster_info), C(k8s_workload_info), C(k8s_pod_logs_info),
+        C(qdrant_info), C(llm_provider_info)), and C(args), that module's options as the module takes them.
       - The values of the modules' secret options (C(password), C(login_password), C(secret_key), ...) are masked
         in every output, as when the module runs alone.
     type: dict
@@ -38,6 +39,11 @@ seealso:
   - module: sre.runbooks.redis_info
   - module: sre.runbooks.postgres_info
   - module: sre.runbooks.rds_info
+  - module: sre.runbooks.k8s_cluster_info
+  - module: sre.runbooks.k8s_workload_info
+  - module: sre.runbooks.k8s_pod_logs_info
+  - module: sre.runbooks.qdrant_info
+  - module: sre.runbooks.llm_provider_info
 """
 
 EXAMPLES = r"""
@@ -112,12 +118,24 @@ from concurrent.futures import Future, wait
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.sre.runbooks.plugins.module_utils.checks import http_health, postgres, rds, redis
+from ansible_collections.sre.runbooks.plugins.module_utils.checks import (
+    http_health,
+    k8s_cluster,
+    k8s_pod_logs,
+    k8s_workload,
+    llm_provider,
+    postgres,
+    qdrant,
+    rds,
+    redis,
+)
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import finding, worst_status
 
-CHECKS = {"http_health_info": http_health, "redis_info": redis, "postgres_info": postgres, "rds_info": rds}
+CHECKS = {"http_health_info": http_health, "redis_info": redis, "postgres_info": postgres, "rds_info": rds,
+          "k8s_cluster_info": k8s_cluster, "k8s_workload_info": k8s_workload, "k8s_pod_logs_info": k8s_pod_logs,
+          "qdrant_info": qdrant, "llm_provider_info": llm_provider}
 
 
 class TriageModule(RunbookModule):
