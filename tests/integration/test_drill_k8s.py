@@ -70,7 +70,7 @@ def drill(lab, incident_dir, incident_id, **extra):
 
 @pytest.mark.drill
 def test_bad_deploy_is_rolled_back(lab, incident_dir, cluster, fault):
-    apps, core = cluster
+    apps, _core = cluster
     good_image = apps.read_namespaced_deployment("backend", NS).spec.template.spec.containers[0].image
     fault("bad-deploy")
     wait_until(lambda: app_health(lab) == 503, 30, "the bad rollout to take the backend down")
@@ -98,7 +98,7 @@ def test_crashlooping_backend_is_restarted(lab, incident_dir, cluster, fault):
 
 @pytest.mark.drill
 def test_node_not_ready_moves_the_backend_to_ready_nodes(lab, incident_dir, cluster, fault):
-    apps, core = cluster
+    _apps, core = cluster
     fault("node-not-ready")
     report = drill(lab, incident_dir, "DRILL-K8S-NODE")
     assert "A Kubernetes node is not ready" in report
@@ -109,7 +109,7 @@ def test_node_not_ready_moves_the_backend_to_ready_nodes(lab, incident_dir, clus
 
 @pytest.mark.drill
 def test_qdrant_down_pods_are_recreated(lab, incident_dir, cluster, fault):
-    apps, core = cluster
+    _apps, core = cluster
     fault("qdrant-down")
     wait_until(lambda: qdrant_points(lab) is None, 30, "Qdrant to stop answering")
     report = drill(lab, incident_dir, "DRILL-QDRANT-DOWN")
@@ -120,7 +120,7 @@ def test_qdrant_down_pods_are_recreated(lab, incident_dir, cluster, fault):
 
 @pytest.mark.drill
 def test_qdrant_data_loss_waits_for_approval_then_restores(lab, incident_dir, cluster, fault):
-    apps, core = cluster
+    apps, _core = cluster
     before = qdrant_points(lab)
     fault("qdrant-data-lost")
     assert qdrant_points(lab) is None
@@ -148,7 +148,7 @@ def test_redis_pod_down_is_restarted(lab, incident_dir, cluster, fault):
 
 @pytest.mark.drill
 def test_llm_outage_switches_to_the_fallback_and_reverts(lab, incident_dir, cluster, fault):
-    apps, core = cluster
+    apps, _core = cluster
     fault("llm-outage")
     wait_until(lambda: app_health(lab) == 503, 30, "the LLM outage to fail the backend")
     report = drill(lab, incident_dir, "DRILL-LLM-OUTAGE")
@@ -170,7 +170,7 @@ def test_llm_outage_switches_to_the_fallback_and_reverts(lab, incident_dir, clus
 
 @pytest.mark.drill
 def test_invalid_key_without_a_healthy_fallback_goes_cache_only(lab, incident_dir, cluster, fault):
-    apps, core = cluster
+    apps, _core = cluster
     fault("llm-key-invalid")
     wait_until(lambda: app_health(lab) == 503, 30, "the rejected key to fail the backend")
     report = drill(lab, incident_dir, "DRILL-LLM-KEY", llm_fallback="")
@@ -187,7 +187,7 @@ def test_invalid_key_without_a_healthy_fallback_goes_cache_only(lab, incident_di
 
 @pytest.mark.drill
 def test_kubernetes_outage_plan_changes_nothing(lab, incident_dir, cluster, fault):
-    apps, core = cluster
+    apps, _core = cluster
     fault("bad-deploy")
     wait_until(lambda: app_health(lab) == 503, 30, "the bad rollout to take the backend down")
     image = apps.read_namespaced_deployment("backend", NS).spec.template.spec.containers[0].image
