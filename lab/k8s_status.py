@@ -95,7 +95,11 @@ class Statuses:
         if seen is None or seen[0] != new_name or new_ready > seen[1]:
             self.progress[uid] = (new_name, new_ready, time.monotonic())
         complete = len(new_pods) == len(pods) == replicas == ready
-        if complete:
+        done_before = next((c for c in (d.get("status") or {}).get("conditions") or []
+                            if c.get("type") == "Progressing" and c.get("reason") == "NewReplicaSetAvailable"
+                            and f'"{new_name}"' in c.get("message", "")), None)
+        # As the deployment controller: a finished rollout stays finished when its pods fail later.
+        if complete or done_before:
             progressing = (True, "NewReplicaSetAvailable", f'ReplicaSet "{new_name}" has successfully progressed.')
         elif time.monotonic() - self.progress[uid][2] > spec.get("progressDeadlineSeconds", DEFAULT_DEADLINE):
             progressing = (False, "ProgressDeadlineExceeded", f'ReplicaSet "{new_name}" has timed out progressing.')

@@ -77,12 +77,15 @@ def wanted(params):
 
 
 def rollout_failing(entry, pods, recent_minutes, now):
-    """A finding when the Deployment's current revision was rolled out within recent_minutes and its pods
-    are not ready (failing, or still not ready after ROLLOUT_GRACE_SECONDS)."""
+    """A finding when the Deployment's current revision was rolled out within recent_minutes, that rollout has
+    not finished (Progressing is not NewReplicaSetAvailable), and its pods are not ready (failing, or still not
+    ready after ROLLOUT_GRACE_SECONDS)."""
     current = current_revision(entry["history"])
     age = age_seconds(current["created"], now) if current else None
     if age is None or age > recent_minutes * 60 or entry["desired"] == 0:
         return None
+    if (entry["rollout"]["progressing"] or {}).get("reason") == "NewReplicaSetAvailable":
+        return None  # the rollout finished; pods failing since are not its doing (and rolling back would not help)
     new = [p for p in pods if p["replicaset"] == current["replicaset"]]
     ready = sum(1 for p in new if p["ready"])
     reasons = sorted({r for p in new for r in p["reasons"]})
