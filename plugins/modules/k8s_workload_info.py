@@ -15,9 +15,10 @@ description:
     the HPA that targets it; the PVCs it mounts (phase, capacity); the env vars asked for; its pods.
   - A rollout within O(recent_minutes) that has not finished and whose new pods are not ready is
     C(k8s.rollout_failing), with the revision to roll back to and its image. A rollout that finished
-    (C(Progressing) reason C(NewReplicaSetAvailable)) is not blamed for pods that fail after it. New pods count as failing when a container reports a failing reason
-    (C(CrashLoopBackOff), C(ImagePullBackOff), C(Error), C(OOMKilled), ...) or restarts, when the progress
-    deadline is exceeded, or when they are still not ready two minutes after the rollout.
+    (C(Progressing) reason C(NewReplicaSetAvailable)) is not blamed for pods that fail after it.
+  - New pods count as failing when a container reports a failing reason (C(CrashLoopBackOff),
+    C(ImagePullBackOff), C(Error), C(OOMKilled), ...) or restarts, when the progress deadline is exceeded, or when
+    they are still not ready two minutes after the rollout.
   - The time of a rollout is the creation time of its ReplicaSet (a rollback that reuses an older ReplicaSet keeps
     that ReplicaSet's time). Revisions are read for Deployments only.
   - An API that does not answer is the finding C(k8s.api_unreachable) with status C(unknown), not a failure.
