@@ -57,6 +57,7 @@ POLL = 0.4
 START_SECONDS = 1.0
 RESTART_SECONDS = 4.0
 REVISION = "deployment.kubernetes.io/revision"
+HISTORY = "deployment.kubernetes.io/revision-history"
 CAUSE = "kubernetes.io/change-cause"
 ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -217,7 +218,10 @@ class Controller(SetControllers, Statuses):
         matches = [rs for rs in owned if without_hash(rs["spec"].get("template")) == wanted]
         if matches:
             new = max(matches, key=revision)
-            notes = {REVISION: str(top + 1)} if revision(new) < top else {}
+            notes = {}
+            if revision(new) < top:  # as the deployment controller: the old number goes to revision-history
+                history = (_meta(new).get("annotations") or {}).get(HISTORY)
+                notes = {REVISION: str(top + 1), HISTORY: ",".join(filter(None, [history, str(revision(new))]))}
             if cause and (_meta(new).get("annotations") or {}).get(CAUSE) != cause:
                 notes[CAUSE] = cause
             if notes:

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that shape triage results for the incident flow (roles/triage, roles/verify).
 
-Seven filters live in this file; each is documented in its own file beside it (all_findings.yml,
-triage_lines.yml, step_lines.yml, step.yml, recovery.yml, scenario_workloads.yml, scenario_evidence.yml).
+Eight filters live in this file; each is documented in its own file beside it (all_findings.yml,
+triage_lines.yml, step_lines.yml, step.yml, recovery.yml, scenario_findings.yml, scenario_workloads.yml,
+scenario_evidence.yml).
 """
 
 
@@ -77,12 +78,16 @@ def _scenario_findings(diagnosis, scenario_id, explained=True):
             yield from scenario.get("matched", []) + (scenario.get("explained", []) if explained else [])
 
 
+def scenario_findings(diagnosis, scenario_id, finding_id=None, explained=True):
+    """The findings a diagnosed scenario matched (and explained), optionally only those with one id."""
+    return [item for item in _scenario_findings(diagnosis, scenario_id, explained)
+            if not finding_id or item.get("id") == finding_id]
+
+
 def scenario_evidence(diagnosis, scenario_id, key, finding_id=None):
     """The values of one evidence key (lists flattened) in the findings of a diagnosed scenario, once each."""
     values = []
-    for item in _scenario_findings(diagnosis, scenario_id):
-        if finding_id and item.get("id") != finding_id:
-            continue
+    for item in scenario_findings(diagnosis, scenario_id, finding_id):
         value = (item.get("evidence") or {}).get(key)
         for one in value if isinstance(value, list) else [value]:
             if one is not None and one not in values:
@@ -94,4 +99,5 @@ class FilterModule:
     def filters(self):
         return {"all_findings": all_findings, "triage_lines": triage_lines,
                 "step_lines": step_lines, "step": step, "recovery": recovery,
-                "scenario_workloads": scenario_workloads, "scenario_evidence": scenario_evidence}
+                "scenario_workloads": scenario_workloads, "scenario_evidence": scenario_evidence,
+                "scenario_findings": scenario_findings}

@@ -197,9 +197,9 @@ def judge(record, params):
             base, indicator=record["status_indicator"], component_status=record["api_component_status"],
             api_status=code, error=record["api_error"], why=why)))
     elif code is None or (code >= 300 and code not in (401, 403, 429)):
-        found.append(finding("llm.provider_unreachable", severity, f"{name} API gives no usable answer: "
-                             f"{record['api_error']}", dict(base, target="api", api_status=code,
-                                                             error=record["api_error"])))
+        evidence = dict(base, target="api", api_status=code, error=record["api_error"])
+        found.append(finding("llm.provider_unreachable", severity,
+                             f"{name} API gives no usable answer: {record['api_error']}", evidence))
     if code in (401, 403):
         found.append(finding("llm.key_invalid", severity, f"{name} rejects the API key ({code}): "
                              f"{record['api_error']}", dict(base, http_status=code, message=record["api_error"])))

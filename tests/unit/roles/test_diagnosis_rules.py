@@ -29,7 +29,7 @@ def findings(*ids):
     """Findings by id; `id@key=value` gives the finding that evidence."""
     made = []
     for spec in ids:
-        fid, _, about = spec.partition("@")
+        fid, about = (spec.split("@", 1) + [""])[:2]
         evidence = dict(pair.split("=", 1) for pair in about.split(",")) if about else {}
         evidence = {key: {"true": True, "false": False}.get(value, value) for key, value in evidence.items()}
         made.append({"id": fid, "severity": "critical", "summary": fid, "evidence": evidence})

@@ -76,3 +76,13 @@ def test_scenario_evidence_flattens_and_filters_by_finding():
     assert scenario_evidence(diagnosis, "qdrant-down", "pods", "k8s.no_ready_replicas") == ["qdrant-1"]
     assert scenario_evidence(diagnosis, "qdrant-down", "url") == ["http://q"]
     assert scenario_evidence(diagnosis, "other", "pods") == []
+
+
+def test_scenario_findings_by_id():
+    from ansible_collections.sre.runbooks.plugins.filter.incident import scenario_findings
+    failing = {"id": "k8s.rollout_failing", "evidence": {"workload": "backend", "previous_revision": 2}}
+    diagnosis = {"scenarios": [{"id": "k8s-bad-rollout", "matched": [failing],
+                                "explained": [{"id": "k8s.pods_crashlooping", "evidence": {}}]}]}
+    assert scenario_findings(diagnosis, "k8s-bad-rollout", "k8s.rollout_failing") == [failing]
+    assert len(scenario_findings(diagnosis, "k8s-bad-rollout")) == 2
+    assert scenario_findings(diagnosis, "k8s-bad-rollout", None, False) == [failing]

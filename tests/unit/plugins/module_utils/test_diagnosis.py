@@ -87,7 +87,7 @@ def test_evidence_matcher_selects_only_the_findings_about_that_workload():
 
 
 def test_explains_with_evidence_consumes_only_those_findings():
-    scenarios, _ = diagnose([f("qdrant.unreachable"), pods("qdrant"), pods("backend")], EVIDENCE_RULES)
+    scenarios = diagnose([f("qdrant.unreachable"), pods("qdrant"), pods("backend")], EVIDENCE_RULES)[0]
     assert [s["id"] for s in scenarios] == ["qdrant-down", "pods"]
     assert [m["evidence"]["workload"] for m in scenarios[1]["matched"]] == ["backend"]
 

@@ -52,3 +52,12 @@ def test_names_with_kinds():
                               (("DaemonSet",), "agent")]
     with pytest.raises(RunbookError, match="names: 'job/x'"):
         wanted({"names": ["job/x"], "kinds": ["Deployment"]})
+
+
+def test_a_finished_rollout_is_not_blamed_for_pods_failing_after_it():
+    finished = entry(4)
+    finished["rollout"]["progressing"] = {"status": "True", "reason": "NewReplicaSetAvailable"}
+    assert rollout_failing(finished, pods(reasons=["CrashLoopBackOff"]), 30, NOW) is None
+    unfinished = entry(4)
+    unfinished["rollout"]["progressing"] = {"status": "True", "reason": "ReplicaSetUpdated"}
+    assert rollout_failing(unfinished, pods(reasons=["CrashLoopBackOff"]), 30, NOW)["id"] == "k8s.rollout_failing"
