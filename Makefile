@@ -1,6 +1,6 @@
 # sre.runbooks: the one entry point for people and CI.
 #   make setup   Debian packages (when absent), .venv with the pinned Python deps
-#   make demo    the lab + the Redis drill: fault -> p0-system-down.yml -> verified recovery
+#   make demo    the lab + the Redis and bad-rollout drills: fault -> p0-system-down.yml -> verified recovery
 #   make test    setup + lint-free unit and integration tests against the lab's real services
 #   make lint    ruff + ansible-lint (production profile)
 #   make sanity  ansible-test sanity on the built collection

@@ -19,8 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("break", "heal"):
         cmd = sub.add_parser(name, help=f"{name} one fault")
         cmd.add_argument("fault", help="fault name, see 'faults'")
-    demo = sub.add_parser("demo", help="the Redis drill: fault -> plan -> auto remediation -> verified recovery")
+    demo = sub.add_parser("demo", help="drills: fault -> plan -> auto remediation -> verified recovery")
     demo.add_argument("--keep", action="store_true", help="leave the lab running afterwards")
+    demo.add_argument("--fault", action="append", help="a fault to drill (repeatable; default: "
+                      "redis-primary-down, then bad-deploy)")
     args = parser.parse_args(argv)
     lab = Lab()
     try:
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"healed: {args.fault}")
         elif args.command == "demo":
             from lab import demo
-            return demo.run(lab, keep=args.keep)
+            return demo.run(lab, keep=args.keep, chosen=args.fault)
     except LabError as exc:
         print(f"lab {args.command}: {exc}", file=sys.stderr)
         return 1

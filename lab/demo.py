@@ -1,12 +1,15 @@
-"""The demo: the Redis drill from fault to verified recovery, as a person on call would run it.
+"""The demo: drills from fault to verified recovery, as a person on call would run them.
 
-    python -m lab demo [--keep]
+    python -m lab demo [--fault FAULT ...] [--keep]
 
-1. lab up (real PostgreSQL, Redis primary + replica, moto, Kubernetes emulator, demo app)
-2. lab break redis-primary-down
-3. ansible-playbook playbooks/p0-system-down.yml --check --diff          (plan: what it would do)
-4. ansible-playbook playbooks/p0-system-down.yml -e remediation_mode=auto (act, verify)
-5. print the incident report; heal; lab down (unless --keep)
+1. lab up (real PostgreSQL, Redis primary + replica, moto, the Kubernetes emulator and its controller
+   loop, the Qdrant and LLM stand-ins, the demo app)
+2. for each fault (default: redis-primary-down, then bad-deploy):
+   lab break FAULT;
+   ansible-playbook playbooks/p0-system-down.yml --check --diff          (plan: what it would do);
+   ansible-playbook playbooks/p0-system-down.yml -e remediation_mode=auto (act, verify);
+   print the incident report; heal
+3. lab down (unless --keep)
 """
 
 from __future__ import annotations
@@ -33,25 +36,33 @@ def _playbook(lab: Lab, incident_id: str, *args: str) -> int:
     return subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False).returncode
 
 
-def run(lab: Lab, keep: bool = False) -> int:
+DEFAULT_FAULTS = ("redis-primary-down", "bad-deploy")
+
+
+def drill(lab: Lab, fault: str, incident_id: str) -> int:
+    _banner(f"lab break {fault}")
+    print(faults.inject(lab, fault))
+    print(app.status(lab))
+    _banner("Dry run: what would the playbook do? (--check --diff)")
+    _playbook(lab, f"{incident_id}-plan", "--check", "--diff")
+    _banner("The same run with remediation_mode=auto")
+    rc = _playbook(lab, incident_id, "-e", "remediation_mode=auto")
+    report = REPO_ROOT / "incidents" / incident_id / "report.md"
+    _banner(f"Incident report: {report}")
+    print(report.read_text() if report.exists() else "no report was written")
+    print(app.status(lab))
+    faults.heal(lab, fault)
+    return rc
+
+
+def run(lab: Lab, keep: bool = False, chosen: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     _banner("lab up")
     services.up(lab)
     print("\n".join(services.status(lab)))
     try:
-        _banner("lab break redis-primary-down")
-        print(faults.inject(lab, "redis-primary-down"))
-        print(app.status(lab))
-        _banner("Dry run: what would the playbook do? (--check --diff)")
-        _playbook(lab, f"DEMO-{stamp}-plan", "--check", "--diff")
-        _banner("The same run with remediation_mode=auto")
-        rc = _playbook(lab, f"DEMO-{stamp}", "-e", "remediation_mode=auto")
-        report = REPO_ROOT / "incidents" / f"DEMO-{stamp}" / "report.md"
-        _banner(f"Incident report: {report}")
-        print(report.read_text() if report.exists() else "no report was written")
-        print(app.status(lab))
-        faults.heal(lab, "redis-primary-down")
-        return rc
+        codes = [drill(lab, fault, f"DEMO-{stamp}-{fault}") for fault in chosen or DEFAULT_FAULTS]
+        return max(codes)
     finally:
         if not keep:
             _banner("lab down")
