@@ -11,9 +11,10 @@ description:
     C(kubectl rollout restart) then C(kubectl rollout status), through the Kubernetes API.
   - Sets the pod template annotation C(kubectl.kubernetes.io/restartedAt) to the current time (RFC 3339), as
     kubectl does; the workload's controller then replaces every pod by its update strategy.
-  - A restart is never "already done", so every run restarts again - except within
-    O(skip_if_restarted_within) seconds of the last restart (by that annotation), so that a retried task or
-    playbook does not restart twice in a row.
+  - A restart is never "already done", so every run restarts again - except within O(skip_if_restarted_within)
+    seconds of the last restart (by that annotation): a retried task or playbook then waits for that rollout
+    instead of restarting twice in a row. Only when that rollout has finished and pods are not ready again
+    (a new failure) does it restart within the window.
   - Refuses, changing nothing, when a Deployment is paused (its pods would not be replaced).
   - Waits until the rollout is complete, by the rule of C(kubectl rollout status) for the kind.
 author: sre.runbooks contributors (!UNKNOWN)
@@ -126,6 +127,26 @@ def state(workload):
             "generation": meta(workload).get("generation")}
 
 
+def rollout_finished(workload):
+    """The controller has finished rolling out the current template (pods may have failed since)."""
+    status, kind = workload.get("status") or {}, workload.get("kind")
+    if (status.get("observedGeneration") or 0) < (meta(workload).get("generation") or 0):
+        return False
+    if kind == "Deployment":
+        return any(c.get("type") == "Progressing" and c.get("reason") == "NewReplicaSetAvailable"
+                   for c in status.get("conditions") or [])
+    if kind == "StatefulSet":
+        return bool(status.get("updateRevision")) and status.get("currentRevision") == status.get("updateRevision")
+    return status.get("updatedNumberScheduled") == status.get("desiredNumberScheduled")
+
+
+def all_ready(workload):
+    status = workload.get("status") or {}
+    if workload.get("kind") == "DaemonSet":
+        return status.get("numberReady") == status.get("desiredNumberScheduled")
+    return (status.get("readyReplicas") or 0) >= ((workload.get("spec") or {}).get("replicas") or 0)
+
+
 def restart(module, k8s):
     params = module.params
     kind, name = params["kind"], params["name"]
@@ -134,7 +155,8 @@ def restart(module, k8s):
     result = {"before": before, "after": before, "actions": []}
     age = seconds_since(before["restarted_at"]) if before["restarted_at"] else None
     window = params["skip_if_restarted_within"]
-    if age is not None and 0 <= age < window:
+    failing_again = rollout_finished(workload) and not all_ready(workload)
+    if age is not None and 0 <= age < window and not failing_again:
         result["msg"] = (f"{kind} {name} was restarted {int(age)}s ago ({before['restarted_at']}), within "
                          f"skip_if_restarted_within={window}s; not restarted again.")
         wait_rollout(module, k8s, kind, name, result)

@@ -1,7 +1,7 @@
 """k8s_rollout_restart against the lab's Kubernetes, on workloads of its own."""
 
 import pytest
-from k8s_change_helpers import Cluster, diff_lines, unique
+from k8s_change_helpers import Cluster, diff_lines, eventually, unique
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
@@ -47,6 +47,22 @@ def test_second_run_within_the_window_changes_nothing(cluster):
     assert "within skip_if_restarted_within=120s; not restarted again" in again["msg"]
     assert uids(cluster, name) == pods
     assert restarted_at(cluster, "Deployment", name) == first["after"]["restarted_at"]
+
+
+def test_pods_failing_again_after_a_finished_restart_are_restarted_within_the_window(cluster):
+    name = unique("restart")
+    cluster.deployment(name)
+    first = cluster.run("k8s_rollout_restart", name=name, wait_timeout=60)
+    assert first["changed"] is True, first["_stdout"]
+    for pod in cluster.pods(name):  # the pods fail after the restart finished (the lab's crash-loop marker)
+        cluster.core.patch_namespaced_pod(pod.metadata.name, cluster.ns, {
+            "metadata": {"annotations": {"lab.sre-runbooks/crashloop": "true"}}})
+    eventually(lambda: (cluster.read("Deployment", name).status.ready_replicas or 0) == 0, what="the pods to fail")
+    failing = uids(cluster, name)
+    again = cluster.run("k8s_rollout_restart", name=name, wait_timeout=60)
+    assert again["changed"] is True and not again["failed"], again["_stdout"]
+    assert not failing & uids(cluster, name)
+    assert cluster.read("Deployment", name).status.ready_replicas == 2
 
 
 def test_no_window_restarts_again(cluster):
