@@ -84,7 +84,7 @@ def rollout_failing(entry, pods, recent_minutes, now):
     age = age_seconds(current["created"], now) if current else None
     if age is None or age > recent_minutes * 60 or entry["desired"] == 0:
         return None
-    if (entry["rollout"]["progressing"] or {}).get("reason") == "NewReplicaSetAvailable":
+    if (entry["rollout"].get("progressing") or {}).get("reason") == "NewReplicaSetAvailable":
         return None  # the rollout finished; pods failing since are not its doing (and rolling back would not help)
     new = [p for p in pods if p["replicaset"] == current["replicaset"]]
     ready = sum(1 for p in new if p["ready"])
