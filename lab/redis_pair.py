@@ -12,7 +12,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from lab.core import Lab, free_port, require_binary, wait_until
+from lab.core import Lab, LabError, free_port, require_binary, wait_until
 
 PASSWORD = "redis-lab-secret"
 APP_KEYS = {f"pynomaly:model:{name}": f"v{n}" for n, name in enumerate(
@@ -102,3 +102,27 @@ def restart_as_replica(lab: Lab, name: str) -> None:
     current = master_port(info)
     # No master anywhere means nothing was promoted: the node comes back as the master it was.
     start_node(lab, name, node["port"], replicaof=current)
+
+
+def stop_all(lab: Lab) -> None:
+    """Every Redis node stopped (the data is in memory only, so it is gone)."""
+    for node in lab.service("redis")["nodes"]:
+        lab.stop(node["name"])
+
+
+def start_all(lab: Lab) -> None:
+    """The stopped nodes back, on their ports: a primary holding the application keys and its replicas."""
+    info = lab.service("redis")
+    if master_port(info) is None:
+        stopped = [n for n in info["nodes"] if not lab.alive(n["name"])]
+        if not stopped:
+            raise LabError("no Redis node answers as master and none is stopped: heal by hand (lab down; lab up)")
+        start_node(lab, stopped[0]["name"], stopped[0]["port"])
+        client(stopped[0]["port"]).mset(APP_KEYS)
+    for node in info["nodes"]:
+        if not lab.alive(node["name"]):
+            restart_as_replica(lab, node["name"])
+    for node in info["nodes"]:
+        if roles({"nodes": [node]})[node["name"]] == "slave":
+            wait_until(lambda n=node: client(n["port"]).info("replication").get("master_link_status") == "up",
+                       15, f"{node['name']} to sync with the primary")

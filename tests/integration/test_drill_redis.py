@@ -2,10 +2,12 @@
 
 import json
 
+import kubernetes
 import pytest
 from conftest import app_health, report_of, run_playbook
 
-from lab import faults, redis_pair
+from lab import faults, k8s, redis_pair
+from lab.core import wait_until
 
 
 @pytest.fixture
@@ -90,3 +92,39 @@ def test_redis_failure_playbook_alone_on_a_healthy_lab_changes_nothing(lab, inci
     assert redis_pair.roles(lab.service("redis")) == before
     report, _ = report_of(incident_dir, "REDIS-HEALTHY")
     assert "No problem found" in report or "No remediation step ran" in report
+
+
+@pytest.mark.drill
+def test_no_redis_node_left_runs_the_backend_without_the_cache_once_approved(lab, incident_dir):
+    """P0-3 option 3 on Kubernetes: neither a restart nor a promotion can help, so REDIS_ENABLED=false."""
+    with k8s.api(lab.service("k8s")) as client:
+        apps = kubernetes.client.AppsV1Api(client)
+
+        def redis_enabled():
+            container = apps.read_namespaced_deployment("backend", k8s.NAMESPACE).spec.template.spec.containers[0]
+            return {e.name: e.value for e in container.env}["REDIS_ENABLED"]
+
+        faults.inject(lab, "redis-down")
+        try:
+            waiting = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
+                                   {"incident_id": "DRILL-REDIS-NONE-WAIT", "remediation_mode": "auto"})
+            assert waiting.returncode != 0  # high risk, not approved: nothing changed, recovery not proven
+            assert redis_enabled() == "true"
+            assert "needs_approval" in report_of(incident_dir, "DRILL-REDIS-NONE-WAIT")[0]
+
+            fixed = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
+                                 {"incident_id": "DRILL-REDIS-NONE", "remediation_mode": "auto",
+                                  "approved_steps": ["redis.disable_cache"]})
+            assert fixed.returncode == 0, fixed.stdout[-3000:]
+            assert redis_enabled() == "false"
+            assert set(redis_pair.roles(lab.service("redis")).values()) == {"down"}
+            assert app_health(lab) == 200
+            report, _ = report_of(incident_dir, "DRILL-REDIS-NONE")
+            assert "**RECOVERED" in report
+            assert "REDIS_ENABLED=false" in report
+        finally:
+            faults.heal(lab, "redis-down")
+            k8s_env = {"spec": {"template": {"spec": {"containers": [
+                {"name": "backend", "env": [{"name": "REDIS_ENABLED", "value": "true"}]}]}}}}
+            apps.patch_namespaced_deployment("backend", k8s.NAMESPACE, k8s_env)
+            wait_until(lambda: app_health(lab) == 200, 60, "the backend to use Redis again")
