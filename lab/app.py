@@ -19,8 +19,8 @@ def fault_file(lab: Lab):
 
 
 def write_config(lab: Lab, postgres: dict, redis_info: dict) -> None:
-    """The app's config: its databases, the fault switch, the emulated backend's workloads.json and,
-    when the lab runs them, the Qdrant and LLM stand-ins it depends on."""
+    """The app's config: its databases, the fault switch, the emulated backend's workloads.json and
+    load.json and, when the lab runs them, the Qdrant and LLM stand-ins it depends on."""
     config = {
         "postgres": {k: postgres[k] for k in ("host", "port", "user", "password", "database")},
         "redis": {"nodes": [{"host": n["host"], "port": n["port"]} for n in redis_info["nodes"]],
@@ -28,6 +28,7 @@ def write_config(lab: Lab, postgres: dict, redis_info: dict) -> None:
         "fault_file": str(fault_file(lab)),
         "slow_seconds": 3,
         "workloads_file": str(lab.path("k8s") / "workloads.json"),
+        "load_file": str(lab.path("k8s") / "load.json"),
     }
     qdrant = lab.service("qdrant")
     if qdrant.get("url"):

@@ -13,7 +13,10 @@
   ("disabled"), else pod redis-0 must be ready too; with ``llm`` configured the
   provider named by LLM_PROVIDER must answer GET /models with its key, unless
   CACHE_ONLY_MODE=true ("cache-only"); with ``qdrant`` configured, Qdrant must
-  be ready and hold points in every expected collection.
+  be ready and hold points in every expected collection. When ``load_file``
+  (load.json, {"backend_pods_needed": n}) exists and the backend has fewer
+  ready pods than n, the backend is overloaded: every request waits
+  ``slow_seconds`` first (its answer is unchanged).
 - ``GET /api/detections``: rows from PostgreSQL, cached in Redis.
 - ``GET /metrics``: Prometheus text (requests by code, dependency up gauges).
 
@@ -116,6 +119,16 @@ def workloads(config: dict) -> dict | None:
     except (OSError, ValueError):
         pass
     return LAST_WORKLOADS.get(path)
+
+
+def overloaded(config: dict) -> bool:
+    """load.json asks for more ready backend pods than the cluster has (both read on every request)."""
+    try:
+        with open(config.get("load_file") or "") as handle:
+            needed = int(json.load(handle).get("backend_pods_needed", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return False
+    return (((workloads(config) or {}).get("backend") or {}).get("ready", 0)) < needed
 
 
 def backend_env(cluster: dict | None) -> dict:
@@ -254,7 +267,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         fault = current_fault(self.config)
-        if fault == "slow":
+        if fault == "slow" or overloaded(self.config):
             time.sleep(float(self.config.get("slow_seconds", 3)))
         path = self.path.split("?", 1)[0]
         if fault == "5xx":

@@ -2,7 +2,8 @@
 and the controller loop (lab/k8s_controller.py) that plays the controllers and kubelets.
 
 What is seeded: lab/k8s_seed.py. Pod logs: <lab>/k8s/logs/<namespace>/<pod>.log
-(lab/k8s_logs.py). The controller loop writes <lab>/k8s/workloads.json after every pass.
+(lab/k8s_logs.py). The controller loop writes <lab>/k8s/workloads.json after every pass; a fault may
+write <lab>/k8s/load.json, the load the backend must serve (see load_file).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def up(lab: Lab) -> dict:
             _start_controller(lab, lab.service("k8s"), pythonpath)
         return lab.service("k8s")
     port, home = free_port(), lab.path("k8s")
+    load_file(lab).unlink(missing_ok=True)  # a freshly seeded cluster serves no extra load
     logs_dir = lab.path("k8s", "logs")
     url = f"http://127.0.0.1:{port}"
     lab.spawn("k8s", [sys.executable, "-m", "lab.k8s_emulator", "--port", str(port), "--logs-dir", str(logs_dir)],
@@ -73,6 +75,11 @@ def status(lab: Lab) -> str:
 def workloads_file(lab: Lab) -> Path:
     """What the controller loop last saw of each workload (written after every pass)."""
     return lab.path("k8s") / "workloads.json"
+
+
+def load_file(lab: Lab) -> Path:
+    """{"backend_pods_needed": n}: the backend is overloaded (slow) with fewer ready pods; absent: no such load."""
+    return lab.path("k8s") / "load.json"
 
 
 def workloads(lab: Lab) -> dict:

@@ -16,6 +16,10 @@ node-not-ready
 redis-pod-down
     Pod redis-0 is marked and crash-loops; the backend logs "Redis connection failed". Heal: the pod
     is deleted, so the StatefulSet makes a healthy one.
+backend-at-capacity
+    The backend's HPA is capped at CAPACITY_MAX replicas and is at it (ScalingLimited, TooManyReplicas),
+    while the load needs PODS_NEEDED ready pods (<lab>/k8s/load.json): the backend answers, slowly.
+    Heal: the HPA goes back to 2..10, the backend to 2 replicas, and the load away.
 
 Every break returns once the fault shows in the API; every heal is idempotent, works whatever
 remediation already happened, and returns once the workloads are healthy again.
@@ -26,7 +30,7 @@ from __future__ import annotations
 import copy
 import json
 
-from kubernetes.client import AppsV1Api, CoreV1Api
+from kubernetes.client import AppsV1Api, AutoscalingV2Api, CoreV1Api
 
 from lab import k8s, k8s_kubelet
 from lab.core import Lab, LabError, wait_until
@@ -36,6 +40,8 @@ BAD_CAUSE = "release 1.5.0: retrieval pipeline v2"
 CAUSE = "kubernetes.io/change-cause"
 NODE = "node-2"
 UNREACHABLE = "node.kubernetes.io/unreachable"
+CAPACITY_MAX, PODS_NEEDED = 4, 6
+SEEDED_HPA = {"minReplicas": 2, "maxReplicas": 10}
 TIMEOUT = 30
 BAD_DEPLOY_LINES = [
     "Traceback (most recent call last):",
@@ -212,3 +218,34 @@ def heal_redis_pod_down(lab: Lab) -> None:
                                      and not k8s_kubelet.marked_crashloop(pods["redis-0"]))
 
         _wait(healthy, "redis-0 to be Ready")
+
+
+# backend-at-capacity ---------------------------------------------------------
+def _hpa_settled(autoscaling: AutoscalingV2Api, apps: AppsV1Api, replicas: int) -> bool:
+    """The backend has `replicas` ready pods and its HPA's status says so (at its maximum or not)."""
+    hpa = _raw(autoscaling.read_namespaced_horizontal_pod_autoscaler("backend", k8s.NAMESPACE, _preload_content=False))
+    status = hpa.get("status") or {}
+    limited = {c["type"]: c for c in status.get("conditions") or []}.get("ScalingLimited") or {}
+    at_max = replicas >= hpa["spec"]["maxReplicas"]
+    return (_backend_healthy(apps) and status.get("currentReplicas") == status.get("desiredReplicas") == replicas
+            and limited.get("status") == ("True" if at_max else "False"))
+
+
+def _set_capacity(lab: Lab, limits: dict, replicas: int) -> None:
+    """The HPA's limits first, then the Deployment's replicas (so the HPA never scales it back in between)."""
+    client, _, apps = _apis(lab)
+    autoscaling = AutoscalingV2Api(client)
+    with client:
+        autoscaling.patch_namespaced_horizontal_pod_autoscaler("backend", k8s.NAMESPACE, {"spec": limits})
+        apps.patch_namespaced_deployment_scale("backend", k8s.NAMESPACE, {"spec": {"replicas": replicas}})
+        _wait(lambda: _hpa_settled(autoscaling, apps, replicas), f"the backend at {replicas} ready replicas")
+
+
+def break_backend_at_capacity(lab: Lab) -> None:
+    _set_capacity(lab, {"maxReplicas": CAPACITY_MAX}, CAPACITY_MAX)
+    k8s.load_file(lab).write_text(json.dumps({"backend_pods_needed": PODS_NEEDED}))
+
+
+def heal_backend_at_capacity(lab: Lab) -> None:
+    k8s.load_file(lab).unlink(missing_ok=True)
+    _set_capacity(lab, SEEDED_HPA, SEEDED_HPA["minReplicas"])

@@ -14,8 +14,9 @@ description:
   - An HPA that targets the workload would undo a plain scale on its next sync. With O(hpa_policy=raise_min),
     the HPA's C(minReplicas) is raised to O(replicas) first (returned in C(before)/C(after), to be put back
     once the incident is over); a scale above the HPA's C(maxReplicas), or below its C(minReplicas) (other than
-    to 0, which pauses the HPA), is refused. With O(hpa_policy=refuse), any scale of a workload an HPA targets
-    is refused.
+    to 0, which pauses the HPA), is refused. O(hpa_policy=raise_limits) does the same, and raises the HPA's
+    C(maxReplicas) to O(replicas) too when it is below (an emergency scale past the autoscaler's maximum).
+    With O(hpa_policy=refuse), any scale of a workload an HPA targets is refused.
   - Scaling down below the replicas that are ready is allowed (a Qdrant restore scales to 0); the pods above
     O(replicas) are removed.
   - Waits until the workload has O(replicas) pods and all of them are ready.
@@ -56,9 +57,11 @@ options:
       - What to do when a HorizontalPodAutoscaler targets the workload.
       - C(raise_min) raises the HPA's C(minReplicas) to O(replicas) (never past its C(maxReplicas)), so that it
         keeps at least that many.
+      - C(raise_limits) does the same, and also raises the HPA's C(maxReplicas) to O(replicas) when it is below
+        (never past O(max_replicas), which still refuses).
       - C(refuse) changes nothing and fails.
     type: str
-    choices: [raise_min, refuse]
+    choices: [raise_min, raise_limits, refuse]
     default: raise_min
   wait_timeout:
     description: Seconds to wait for the replicas to be ready when O(wait=true).
@@ -73,6 +76,13 @@ EXAMPLES = r"""
     replicas: 10
     namespace: pubsec-info-assistant
 
+- name: Scale up emergency capacity past the autoscaler's maximum (P0-1 option 3)
+  sre.runbooks.k8s_scale:
+    name: backend
+    replicas: 10
+    max_replicas: 20
+    hpa_policy: raise_limits
+
 - name: Stop Qdrant before the restore (P0-2 option 2)
   sre.runbooks.k8s_scale:
     kind: StatefulSet
@@ -85,22 +95,22 @@ msg:
   description: What was (or would be) done, or why nothing was needed.
   returned: always
   type: str
-  sample: "Raise minReplicas of HPA backend from 2 to 10 (to revert, set it back to 2).
-    Scale Deployment backend from 2 to 10 replicas."
+  sample: "Raise minReplicas of HPA backend from 2 to 10 and maxReplicas from 4 to 10 (to revert, set them back
+    to 2 and 4). Scale Deployment backend from 4 to 10 replicas."
 actions:
   description: What was done (or would be done in check mode), one sentence each.
   returned: always
   type: list
   elements: str
-  sample: ["Raise minReplicas of HPA backend from 2 to 10 (to revert, set it back to 2)",
-           "Scale Deployment backend from 2 to 10 replicas"]
+  sample: ["Raise minReplicas of HPA backend from 2 to 10 and maxReplicas from 4 to 10 (to revert, set them
+             back to 2 and 4)", "Scale Deployment backend from 4 to 10 replicas"]
 before:
   description:
     - C({replicas, ready, hpa}) before; C(hpa) is C({name, min_replicas, max_replicas}) of the HPA that targets
-      the workload, or null.
+      the workload, or null; its limits are the ones to put back once the incident is over.
   returned: always
   type: dict
-  sample: {replicas: 2, ready: 2, hpa: {name: backend, min_replicas: 2, max_replicas: 10}}
+  sample: {replicas: 4, ready: 4, hpa: {name: backend, min_replicas: 2, max_replicas: 4}}
 after:
   description: The same, after (as observed; in check mode, as it would be).
   returned: always
@@ -144,8 +154,8 @@ def state(k8s, kind, name):
             "hpa": {"name": hpa["name"], "min_replicas": hpa["min"], "max_replicas": hpa["max"]} if hpa else None}
 
 
-def hpa_floor(params, kind, name, hpa, current):
-    """The minReplicas to give the HPA first (None: leave it); refused when the HPA would undo the scale."""
+def hpa_limits(params, kind, name, hpa, current):
+    """The {min_replicas, max_replicas} to give the HPA first (None: leave it); refused when it would undo the scale."""
     replicas = params["replicas"]
     if hpa is None:
         return None
@@ -156,13 +166,22 @@ def hpa_floor(params, kind, name, hpa, current):
         return None
     if replicas == 0 or hpa["min_replicas"] == replicas:
         return None
-    require(replicas <= hpa["max_replicas"], "within HPA maximum",
+    require(replicas <= hpa["max_replicas"] or params["hpa_policy"] == "raise_limits", "within HPA maximum",
             f"{where}; {replicas} replicas is above its maxReplicas.",
-            override="raise the HPA's maxReplicas first, or ask for fewer replicas")
+            override="hpa_policy=raise_limits, or ask for fewer replicas")
     require(replicas > hpa["min_replicas"], "within HPA minimum",
             f"{where}; it would scale {replicas} back up to its minReplicas.",
             override="lower the HPA's minReplicas first, or ask for more replicas")
-    return replicas
+    return {"min_replicas": replicas, "max_replicas": max(replicas, hpa["max_replicas"])}
+
+
+def hpa_action(hpa, limits):
+    """The HPA's limits raised, and how to revert them, in one sentence."""
+    what = f"Raise minReplicas of HPA {hpa['name']} from {hpa['min_replicas']} to {limits['min_replicas']}"
+    if limits["max_replicas"] == hpa["max_replicas"]:
+        return f"{what} (to revert, set it back to {hpa['min_replicas']})"
+    return (f"{what} and maxReplicas from {hpa['max_replicas']} to {limits['max_replicas']} "
+            f"(to revert, set them back to {hpa['min_replicas']} and {hpa['max_replicas']})")
 
 
 def scale(module, k8s):
@@ -170,25 +189,22 @@ def scale(module, k8s):
     kind, name, replicas = params["kind"], params["name"], params["replicas"]
     before = state(k8s, kind, name)
     result = {"before": before, "after": before, "actions": []}
-    new_min = hpa_floor(params, kind, name, before["hpa"], before["replicas"])
-    if before["replicas"] == replicas and new_min is None:
+    limits = hpa_limits(params, kind, name, before["hpa"], before["replicas"])
+    if before["replicas"] == replicas and limits is None:
         result["msg"] = f"{kind} {name} already has {replicas} replicas; nothing to do."
     else:
         require(replicas <= params["max_replicas"], "replica cap",
                 f"{replicas} replicas is above max_replicas={params['max_replicas']}.", override="raise max_replicas")
         after = dict(before, replicas=replicas, ready=replicas)
-        if new_min is not None:
-            hpa = before["hpa"]
-            result["actions"].append(f"Raise minReplicas of HPA {hpa['name']} from {hpa['min_replicas']} to "
-                                     f"{new_min} (to revert, set it back to {hpa['min_replicas']})")
-            after["hpa"] = dict(hpa, min_replicas=new_min)
+        if limits is not None:
+            result["actions"].append(hpa_action(before["hpa"], limits))
+            after["hpa"] = dict(before["hpa"], **limits)
         if before["replicas"] != replicas:
             result["actions"].append(f"Scale {kind} {name} from {before['replicas']} to {replicas} replicas")
         result["after"] = after
         result["msg"] = ". ".join(result["actions"]) + "."
         if not module.check_mode:
-            apply(k8s, kind, name, replicas if before["replicas"] != replicas else None,
-                  before["hpa"]["name"] if new_min else None, new_min)
+            apply(k8s, kind, name, replicas if before["replicas"] != replicas else None, before["hpa"], limits)
     if params["wait"] and not module.check_mode:
         result["duration"] = confirm(module, lambda: replicas_progress(get_workload(k8s, kind, name), replicas),
                                      f"{kind} {name} did not get {replicas} ready replicas", result)
@@ -197,10 +213,13 @@ def scale(module, k8s):
     return result
 
 
-def apply(k8s, kind, name, replicas, hpa_name, new_min):
-    """Raise the HPA's floor first (so that it does not scale back in between), then scale."""
-    if hpa_name:
-        patch_hpa(k8s, hpa_name, {"spec": {"minReplicas": new_min}})
+def apply(k8s, kind, name, replicas, hpa, limits):
+    """Raise the HPA's limits first, in one patch (so that it does not scale back in between), then scale."""
+    if limits:
+        spec = {"minReplicas": limits["min_replicas"]}
+        if limits["max_replicas"] != hpa["max_replicas"]:
+            spec["maxReplicas"] = limits["max_replicas"]
+        patch_hpa(k8s, hpa["name"], {"spec": spec})
     if replicas is not None:
         scale_workload(k8s, kind, name, replicas)
 
@@ -212,7 +231,7 @@ def main():
             "name": {"type": "str", "required": True},
             "replicas": {"type": "int", "required": True},
             "max_replicas": {"type": "int", "default": 20},
-            "hpa_policy": {"type": "str", "choices": ["raise_min", "refuse"], "default": "raise_min"},
+            "hpa_policy": {"type": "str", "choices": ["raise_min", "raise_limits", "refuse"], "default": "raise_min"},
         },
         shared=(k8s_argument_spec, lambda: wait_argument_spec(300)),
         supports_check_mode=True,

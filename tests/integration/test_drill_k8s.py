@@ -198,3 +198,24 @@ def test_kubernetes_outage_plan_changes_nothing(lab, incident_dir, cluster, faul
     assert "PLAN ONLY" in report and "A recent rollout broke the pods" in report
     assert apps.read_namespaced_deployment("backend", NS).spec.template.spec.containers[0].image == image
     assert app_health(lab) == 503
+
+
+@pytest.mark.drill
+def test_backend_at_capacity_scales_up_once_approved(lab, incident_dir, cluster, fault):
+    apps, core = cluster
+    autoscaling = kubernetes.client.AutoscalingV2Api(apps.api_client)
+    fault("backend-at-capacity")
+    waiting = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
+                           {"incident_id": "DRILL-K8S-CAPACITY-WAIT", "remediation_mode": "auto"})
+    assert waiting.returncode != 0  # scaling past the autoscaler's maximum is never automatic: still slow
+    assert "needs_approval" in report_of(incident_dir, "DRILL-K8S-CAPACITY-WAIT")[0]
+    assert apps.read_namespaced_deployment("backend", NS).spec.replicas == 4
+    assert autoscaling.read_namespaced_horizontal_pod_autoscaler("backend", NS).spec.max_replicas == 4
+    report = drill(lab, incident_dir, "DRILL-K8S-CAPACITY", approved_steps=["k8s.scale_emergency"])
+    assert "Out of capacity" in report and "`k8s.hpa_at_max`" in report
+    deployment = apps.read_namespaced_deployment("backend", NS)
+    assert deployment.spec.replicas == deployment.status.ready_replicas == 10
+    assert ready_pods(core, "backend") == 10
+    hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("backend", NS)
+    assert hpa.spec.min_replicas == 10 and hpa.spec.max_replicas >= 10
+    assert app_health(lab) == 200

@@ -128,3 +128,59 @@ def test_bad_arguments_name_the_option(cluster):
     assert result["failed"] is True and "hpa_policy" in result["msg"]
     result = cluster.run("k8s_scale", name="backend")
     assert result["failed"] is True and "missing required arguments: replicas" in result["msg"]
+
+
+def test_raise_limits_lifts_the_hpa_maximum_too_and_second_run_changes_nothing(cluster):
+    name = unique("scale")
+    cluster.deployment(name, replicas=2)
+    cluster.hpa(name, name, low=2, high=3)
+    result = cluster.run("k8s_scale", name=name, replicas=5, hpa_policy="raise_limits", wait_timeout=60)
+    assert result["changed"] is True and not result["failed"], result["_stdout"]
+    raised = f"Raise minReplicas of HPA {name} from 2 to 5 and maxReplicas from 3 to 5"
+    assert result["actions"] == [f"{raised} (to revert, set them back to 2 and 3)",
+                                 f"Scale Deployment {name} from 2 to 5 replicas"]
+    assert result["before"]["hpa"] == {"name": name, "min_replicas": 2, "max_replicas": 3}
+    assert result["after"]["hpa"] == {"name": name, "min_replicas": 5, "max_replicas": 5}
+    hpa = cluster.read("HorizontalPodAutoscaler", name)
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (5, 5)
+    assert replicas(cluster, "Deployment", name) == (5, 5, 5)
+    again = cluster.run("k8s_scale", name=name, replicas=5, hpa_policy="raise_limits", wait_timeout=60)
+    assert again["changed"] is False and not again["failed"] and again["actions"] == []
+
+
+def test_raise_limits_within_the_hpa_maximum_raises_only_the_minimum(cluster):
+    name = unique("scale")
+    cluster.deployment(name, replicas=2)
+    cluster.hpa(name, name, low=2, high=5)
+    result = cluster.run("k8s_scale", check=True, name=name, replicas=4, hpa_policy="raise_limits")
+    assert result["changed"] is True and result["check_mode"] is True
+    assert result["actions"][0] == f"Raise minReplicas of HPA {name} from 2 to 4 (to revert, set it back to 2)"
+    assert result["after"]["hpa"] == {"name": name, "min_replicas": 4, "max_replicas": 5}
+
+
+def test_raise_limits_check_mode_changes_nothing(cluster):
+    name = unique("scale")
+    cluster.deployment(name, replicas=2)
+    cluster.hpa(name, name, low=2, high=3)
+    before = cluster.snapshot("Deployment", name)
+    result = cluster.run("k8s_scale", check=True, name=name, replicas=5, hpa_policy="raise_limits")
+    assert result["changed"] is True and result["check_mode"] is True and not result["failed"]
+    assert result["after"]["hpa"] == {"name": name, "min_replicas": 5, "max_replicas": 5}
+    assert {'+ "max_replicas": 5', '+ "replicas": 5'} <= {line.rstrip(",") for line in diff_lines(result)}
+    assert cluster.snapshot("Deployment", name) == before
+    hpa = cluster.read("HorizontalPodAutoscaler", name)
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (2, 3)
+    assert replicas(cluster, "Deployment", name) == (2, 2, 2)
+
+
+def test_raise_limits_still_refuses_above_the_replica_cap(cluster):
+    name = unique("scale")
+    cluster.deployment(name, replicas=2)
+    cluster.hpa(name, name, low=2, high=3)
+    result = cluster.run("k8s_scale", name=name, replicas=6, max_replicas=5, hpa_policy="raise_limits")
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"] == ("Refused (replica cap): 6 replicas is above max_replicas=5. "
+                             "To override: raise max_replicas.")
+    hpa = cluster.read("HorizontalPodAutoscaler", name)
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (2, 3)
+    assert replicas(cluster, "Deployment", name) == (2, 2, 2)

@@ -7,9 +7,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from kubernetes.client import ApiException, AppsV1Api, CoreV1Api
+from kubernetes.client import ApiException, AppsV1Api, AutoscalingV2Api, CoreV1Api
 
-from lab import faults, k8s, k8s_faults
+from lab import app, demo_app, faults, k8s, k8s_faults
 from lab.core import wait_until
 
 NS = k8s.NAMESPACE
@@ -325,6 +325,37 @@ def test_lost_qdrant_collection_fails_health(lab):
     finally:
         faults.heal(lab, "qdrant-data-lost")
     assert health_when(lab, 200, "the app with its collection")["checks"]["qdrant"] == "ok"
+
+
+def test_backend_at_capacity_holds_the_hpa_at_its_maximum_and_heal_puts_it_back(lab, apps):
+    autoscaling = AutoscalingV2Api(apps.api_client)
+    config = demo_app.load_config(str(app.config_path(lab)))
+    assert not demo_app.overloaded(config)
+    try:
+        faults.inject(lab, "backend-at-capacity")
+        hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("backend", NS)
+        assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (2, k8s_faults.CAPACITY_MAX) == (2, 4)
+        assert hpa.status.current_replicas == hpa.status.desired_replicas == 4
+        limited = {c.type: c for c in hpa.status.conditions}["ScalingLimited"]
+        assert (limited.status, limited.reason, limited.message) == (
+            "True", "TooManyReplicas", "the desired replica count is more than the maximum replica count")
+        assert json.loads(k8s.load_file(lab).read_text()) == {"backend_pods_needed": 6}
+        apps.patch_namespaced_deployment_scale("backend", NS, {"spec": {"replicas": 6}})
+        d = wait(lambda: (d := rolled_out(apps, "backend")) and d.spec.replicas == 4 and d,
+                 "the HPA to hold the backend at its maximum")
+        assert d.status.ready_replicas == 4
+        assert demo_app.overloaded(config)
+        assert health_when(lab, 200, "the overloaded backend to answer")["status"] == "ok"
+    finally:
+        faults.heal(lab, "backend-at-capacity")
+    hpa = autoscaling.read_namespaced_horizontal_pod_autoscaler("backend", NS)
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (2, 10)
+    assert hpa.status.current_replicas == hpa.status.desired_replicas == 2
+    assert {c.type: c for c in hpa.status.conditions}["ScalingLimited"].reason == "DesiredWithinRange"
+    d = rolled_out(apps, "backend")
+    assert d and d.spec.replicas == d.status.ready_replicas == 2
+    assert not k8s.load_file(lab).exists() and not demo_app.overloaded(config)
+    faults.heal(lab, "backend-at-capacity")  # idempotent
 
 
 def set_env(apps, name, value):
