@@ -9,7 +9,7 @@ import kubernetes
 import pytest
 from conftest import app_health, report_of, run_playbook
 
-from lab import faults, k8s
+from lab import faults, k8s, k8s_seed
 from lab.core import wait_until
 
 NS = k8s.NAMESPACE
@@ -33,7 +33,24 @@ def fault(lab):
     yield inject
     for name in injected:
         faults.heal(lab, name)
+    restore_backend_env(lab)
     wait_until(lambda: app_health(lab) == 200, 60, "the demo application to be healthy after heal")
+
+
+def restore_backend_env(lab):
+    """Put back the backend's seeded env (a drill's mitigation, such as cache-only mode, outlives the fault)."""
+    seeded = k8s_seed.DEPLOYMENTS["backend"][2]
+    if k8s.workloads(lab).get("backend", {}).get("env") == seeded:
+        return
+    with k8s.api(lab.service("k8s")) as client:
+        kubernetes.client.AppsV1Api(client).patch_namespaced_deployment("backend", NS, {"spec": {"template": {
+            "spec": {"containers": [{"name": "backend", "env": [{"name": k, "value": v} for k, v in seeded.items()]
+                                     + [{"name": "MAINTENANCE_MESSAGE", "$patch": "delete"}]}]}}}})
+
+    def settled():
+        backend = k8s.workloads(lab).get("backend", {})
+        return backend.get("env") == seeded and backend.get("ready") == backend.get("desired")
+    wait_until(settled, 60, "the backend's seeded env to roll out")
 
 
 def backend_env(apps) -> dict:

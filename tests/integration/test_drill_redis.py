@@ -127,4 +127,9 @@ def test_no_redis_node_left_runs_the_backend_without_the_cache_once_approved(lab
             k8s_env = {"spec": {"template": {"spec": {"containers": [
                 {"name": "backend", "env": [{"name": "REDIS_ENABLED", "value": "true"}]}]}}}}
             apps.patch_namespaced_deployment("backend", k8s.NAMESPACE, k8s_env)
-            wait_until(lambda: app_health(lab) == 200, 60, "the backend to use Redis again")
+
+            def rolled_back():
+                backend = k8s.workloads(lab).get("backend", {})
+                return backend.get("env", {}).get("REDIS_ENABLED") == "true" and backend.get("ready") == 2
+            wait_until(rolled_back, 60, "the backend's pods to use Redis again")
+            wait_until(lambda: app_health(lab) == 200, 60, "the backend to be healthy")
