@@ -12,7 +12,7 @@ description:
   - Sets the pod template annotation C(kubectl.kubernetes.io/restartedAt) to the current time (RFC 3339), as
     kubectl does; the workload's controller then replaces every pod by its update strategy.
   - A restart is never "already done", so every run restarts again - except within O(skip_if_restarted_within)
-    seconds of the last restart (by that annotation): a retried task or playbook then waits for that rollout
+    seconds of the last restart (by that annotation), so that a retried task or playbook waits for that rollout
     instead of restarting twice in a row. Only when that rollout has finished and pods are not ready again
     (a new failure) does it restart within the window.
   - Refuses, changing nothing, when a Deployment is paused (its pods would not be replaced).
