@@ -15,6 +15,20 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 
 
+def check_bounds(params, bounds):
+    """Raise RunbookError naming the option when a number is outside its bounds.
+
+    bounds: {option: (low, high)}; None leaves that side open. Options that are None are not checked.
+    """
+    for option, (low, high) in bounds.items():
+        value = params.get(option)
+        if value is None or ((low is None or value >= low) and (high is None or value <= high)):
+            continue
+        wanted = (f"between {low} and {high}" if low is not None and high is not None
+                  else f"{low} or more" if low is not None else f"at most {high}")
+        raise RunbookError(f"{option} must be {wanted}, not {value}", option=option)
+
+
 def wait_argument_spec(default_timeout=60):
     """Options of doc fragment sre.runbooks.wait."""
     return {
@@ -27,12 +41,14 @@ def wait_argument_spec(default_timeout=60):
 class RunbookModule(AnsibleModule):
     """AnsibleModule with the shared option groups merged in."""
 
-    def __init__(self, argument_spec, shared=(), **kwargs):
+    def __init__(self, argument_spec, shared=(), bounds=None, **kwargs):
         spec = {}
         for group in shared:
             spec.update(group())
         spec.update(argument_spec)
         super().__init__(argument_spec=spec, **kwargs)
+        if bounds:
+            self.run(lambda module: check_bounds(module.params, bounds))
 
     def require_library(self, name, imported, import_error):
         if not imported:

@@ -164,7 +164,12 @@ class TriageModule(RunbookModule):
         if validated.error_messages:
             self.fail_json(msg=f"check {name} ({check['module']}): {'; '.join(validated.error_messages)}",
                            check=name)
-        return validated.validated_parameters
+        params = validated.validated_parameters
+        try:  # what the argument spec cannot express (bounds, regular expressions, names that must match)
+            getattr(spec, "validate", lambda params: None)(params)
+        except RunbookError as exc:
+            self.fail_json(msg=f"check {name} ({check['module']}): {exc.msg}", check=name)
+        return params
 
 
 def failed_check(name, why):

@@ -184,11 +184,9 @@ def main():
             "skip_if_restarted_within": {"type": "int", "default": 120},
         },
         shared=(k8s_argument_spec, lambda: wait_argument_spec(300)),
+        bounds={"skip_if_restarted_within": (0, None)},
         supports_check_mode=True,
     )
-    if module.params["skip_if_restarted_within"] < 0:
-        module.fail_json(msg="skip_if_restarted_within must be 0 or more seconds, "
-                             f"not {module.params['skip_if_restarted_within']}.")
     module.require_library("kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     run_change(module, restart)
 

@@ -220,10 +220,9 @@ def main():
             "to_revision": {"type": "int"},
         },
         shared=(k8s_argument_spec, lambda: wait_argument_spec(300)),
+        bounds={"to_revision": (1, None)},
         supports_check_mode=True,
     )
-    if module.params["to_revision"] is not None and module.params["to_revision"] < 1:
-        module.fail_json(msg=f"to_revision must be 1 or more, not {module.params['to_revision']}.")
     module.require_library("kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     run_change(module, undo)
 

@@ -234,11 +234,9 @@ def main():
             "hpa_policy": {"type": "str", "choices": ["raise_min", "raise_limits", "refuse"], "default": "raise_min"},
         },
         shared=(k8s_argument_spec, lambda: wait_argument_spec(300)),
+        bounds={"replicas": (0, None), "max_replicas": (0, None)},
         supports_check_mode=True,
     )
-    for option in ("replicas", "max_replicas"):
-        if module.params[option] < 0:
-            module.fail_json(msg=f"{option} must be 0 or more, not {module.params[option]}.")
     module.require_library("kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     run_change(module, scale)
 

@@ -320,11 +320,9 @@ def main():
             "force": {"type": "bool", "default": False},
         },
         shared=(qdrant_argument_spec, k8s_argument_spec, lambda: wait_argument_spec(300)),
+        bounds={"replicas": (0, None), "min_points": (0, None), "wait_timeout": (0, None)},
         supports_check_mode=True,
     )
-    for option in ("replicas", "min_points", "wait_timeout"):
-        if module.params[option] is not None and module.params[option] < 0:
-            module.fail_json(msg=f"{option} must be 0 or more, not {module.params[option]}.")
     run_change(module, restore)
 
 

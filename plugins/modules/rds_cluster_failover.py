@@ -290,11 +290,9 @@ def main():
         mutually_exclusive=[("cluster_id", "instance_id")],
         required_one_of=[("cluster_id", "instance_id")],
         required_by={"target_instance_id": "cluster_id"},
+        bounds={"max_lag_ms": (0, None), "wait_timeout": (0, None)},
         supports_check_mode=True,
     )
-    for option in ("max_lag_ms", "wait_timeout"):
-        if module.params[option] < 0:
-            module.fail_json(msg=f"{option} must be 0 or more, not {module.params[option]}.")
     module.require_library("boto3", HAS_BOTO3, BOTO3_IMPORT_ERROR)
     module.run(fail_over)
 

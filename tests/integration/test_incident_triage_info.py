@@ -54,6 +54,20 @@ def test_bad_argument_fails_naming_the_check_and_option(lab, checks):
     assert "checks" not in result and "durations" not in result
 
 
+@pytest.mark.parametrize("name, check, option", [
+    ("logs", {"module": "k8s_pod_logs_info", "args": {"deployment": "backend", "tail_lines": 0}}, "tail_lines"),
+    ("http", {"module": "http_health_info", "args": {"endpoints": [{"url": "ftp://example"}]}}, "endpoints[0].url"),
+    ("rds", {"module": "rds_info", "args": {}}, "cluster_ids"),
+])
+def test_input_only_a_check_can_judge_fails_the_task_before_any_check_runs(lab, checks, name, check, option):
+    """Bounds, URLs and cross-option rules are checked with the arguments, not as a failed check later."""
+    checks[name] = check
+    result = run_module("incident_triage_info", {"checks": checks}, lab.root)
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"check {name} ({check['module']}): ") and option in result["msg"]
+    assert "checks" not in result and "durations" not in result
+
+
 def test_passwords_never_reach_output(lab, checks):
     checks["postgres"]["args"]["login_password"] = "pg-oncall-secret-42"
     result = run_module("incident_triage_info", {"checks": checks}, lab.root)

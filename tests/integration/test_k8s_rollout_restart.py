@@ -137,7 +137,7 @@ def test_bad_arguments_name_the_option(cluster):
     assert result["failed"] is True
     assert "kind" in result["msg"] and "Deployment, StatefulSet, DaemonSet" in result["msg"]
     result = cluster.run("k8s_rollout_restart", name="backend", skip_if_restarted_within=-5)
-    assert result["failed"] is True and result["msg"] == "skip_if_restarted_within must be 0 or more seconds, not -5."
+    assert result["failed"] is True and result["msg"] == "skip_if_restarted_within must be 0 or more, not -5"
 
 
 def test_rollout_that_does_not_complete_fails_as_changed(cluster):

@@ -114,6 +114,6 @@ def test_missing_deployment_is_named(cluster):
 
 def test_bad_arguments_name_the_option(cluster):
     result = cluster.run("k8s_rollout_undo", name="backend", to_revision=0)
-    assert result["failed"] is True and result["msg"] == "to_revision must be 1 or more, not 0."
+    assert result["failed"] is True and result["msg"] == "to_revision must be 1 or more, not 0"
     result = cluster.run("k8s_rollout_undo", to_revision=1)
     assert result["failed"] is True and "name" in result["msg"] and "missing required arguments" in result["msg"]

@@ -123,7 +123,7 @@ def test_unreachable_api_is_one_sentence(cluster, tmp_path):
 
 def test_bad_arguments_name_the_option(cluster):
     result = cluster.run("k8s_scale", name="backend", replicas=-1)
-    assert result["failed"] is True and result["msg"] == "replicas must be 0 or more, not -1."
+    assert result["failed"] is True and result["msg"] == "replicas must be 0 or more, not -1"
     result = cluster.run("k8s_scale", name="backend", replicas=2, hpa_policy="ignore")
     assert result["failed"] is True and "hpa_policy" in result["msg"]
     result = cluster.run("k8s_scale", name="backend")

@@ -4,6 +4,7 @@
 
 import re
 
+from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import check_result, finding
 from ansible_collections.sre.runbooks.plugins.module_utils.http_client import fetch_all, redact_url
@@ -76,11 +77,15 @@ def judge(ep, result, params):
     return record, None
 
 
+def validate(params):
+    """Bad input the argument spec cannot see (RunbookError naming the option); the requests to make."""
+    check_bounds(params, {"concurrency": (1, None)})
+    return build_requests(params)
+
+
 def run(params):
     """Request every endpoint at once; the result sre.runbooks.http_health_info returns."""
-    if params["concurrency"] < 1:
-        raise RunbookError(f"concurrency must be at least 1, got {params['concurrency']}")
-    requests = build_requests(params)
+    requests = validate(params)
     results = fetch_all(requests, params["concurrency"])
     endpoints, findings = [], []
     for ep, result in zip(params["endpoints"], results):

@@ -5,7 +5,8 @@ run(params), used by its module and by incident_triage_info."""
 
 from datetime import datetime, timezone
 
-from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
+from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import check_result, finding
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import k8s_argument_spec
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_state import (
@@ -120,10 +121,14 @@ def workload_entries(workloads, groups):
     return entries, found
 
 
+def validate(params):
+    """Bad input the argument spec cannot see (RunbookError naming the option)."""
+    check_bounds(params, {"pending_seconds": (0, None)})
+
+
 def run(params):
     """Read nodes, pods and workloads of the namespace; the result sre.runbooks.k8s_cluster_info returns."""
-    if params["pending_seconds"] < 0:
-        raise RunbookError("pending_seconds must be 0 or more", option="pending_seconds")
+    validate(params)
     try:
         k8s = connect(params)
         nodes = k8s.list(k8s.core.list_node, what="list nodes") if params["include_nodes"] else []

@@ -7,6 +7,7 @@ import re
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import check_result, finding
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import k8s_argument_spec
@@ -51,10 +52,7 @@ def argument_spec():
 
 def validate(params):
     """The compiled patterns; a bad bound or regex fails naming its option."""
-    for option, (low, high) in BOUNDS.items():
-        value = params.get(option)
-        if value is not None and not low <= value <= high:
-            raise RunbookError(f"{option} must be between {low} and {high}, not {value}", option=option)
+    check_bounds(params, BOUNDS)
     compiled = {}
     for name, regex in (params.get("patterns") or {}).items():
         try:

@@ -5,6 +5,7 @@
 
 from datetime import datetime, timezone
 
+from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import check_result, finding
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import k8s_argument_spec
@@ -156,11 +157,15 @@ def describe(workload, ctx, params, now):
     return entry, workload_findings(entry, pods, params, now)
 
 
+def validate(params):
+    """Bad input the argument spec cannot see (RunbookError naming the option); the workloads asked for."""
+    check_bounds(params, {"recent_minutes": (1, None)})
+    return wanted(params)
+
+
 def run(params):
     """Read the workloads asked for; the result sre.runbooks.k8s_workload_info returns."""
-    if params["recent_minutes"] < 1:
-        raise RunbookError("recent_minutes must be 1 or more", option="recent_minutes")
-    asked = wanted(params)
+    asked = validate(params)
     kinds = [k for k in WORKLOAD_KINDS if any(k in pair[0] for pair in asked)] if asked else params["kinds"]
     try:
         k8s = connect(params)

@@ -170,10 +170,15 @@ def unreachable_result(params, error):
     return check_result([unreachable], status="unknown", clusters=[], instances=[])
 
 
-def run(params):
-    """Read every cluster and instance asked for; the result sre.runbooks.rds_info returns."""
+def validate(params):
+    """Bad input the argument spec cannot see."""
     if not (params["cluster_ids"] or params["instance_ids"]):
         raise RunbookError("cluster_ids and instance_ids are both empty: name at least one cluster or instance.")
+
+
+def run(params):
+    """Read every cluster and instance asked for; the result sre.runbooks.rds_info returns."""
+    validate(params)
     if not HAS_BOTO3:
         raise RunbookError(missing_required_lib("boto3"), exception=BOTO3_IMPORT_ERROR)
     rds, cloudwatch = client(params, "rds"), client(params, "cloudwatch")

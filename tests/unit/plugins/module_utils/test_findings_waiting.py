@@ -44,3 +44,21 @@ def test_wait_for_keeps_polling_through_errors():
 def test_redact_url():
     assert redact_url("https://u:p4ss@h.example:8443/health?x=1") == "https://***@h.example:8443/health?x=1"
     assert redact_url("http://h/health") == "http://h/health"
+
+
+@pytest.mark.parametrize("bounds, value, message", [
+    ({"n": (1, 5)}, 0, "n must be between 1 and 5, not 0"),
+    ({"n": (0, None)}, -1, "n must be 0 or more, not -1"),
+    ({"n": (None, 10)}, 11, "n must be at most 10, not 11"),
+])
+def test_check_bounds_names_the_option_and_the_range(bounds, value, message):
+    from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
+    from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
+    with pytest.raises(RunbookError) as raised:
+        check_bounds({"n": value}, bounds)
+    assert raised.value.msg == message and raised.value.details == {"option": "n"}
+
+
+def test_check_bounds_lets_values_within_and_unset_options_pass():
+    from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
+    check_bounds({"n": 1, "m": None}, {"n": (1, 5), "m": (0, None), "absent": (0, None)})
