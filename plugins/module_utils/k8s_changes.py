@@ -4,7 +4,7 @@
 
 Objects are the API's JSON (camelCase dicts), read with the readers of k8s_workloads.py, whose
 ``api_errors`` turns client errors into one sentence naming the object. The waits use the rules of
-kubectl: ``rollout_progress`` is ``kubectl rollout status``, ``pod_ready`` is
+kubectl: ``rollout_progress`` is ``kubectl rollout status``, ``pod_state``'s ready is
 ``kubectl wait --for=condition=ready``.
 """
 
@@ -12,19 +12,13 @@ import copy
 import datetime
 
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
-from ansible_collections.sre.runbooks.plugins.module_utils.k8s_state import (
-    parse_time,
-    pod_summary,
-    rollout_state,
-)
-from ansible_collections.sre.runbooks.plugins.module_utils.k8s_workloads import connect, get_workload
+from ansible_collections.sre.runbooks.plugins.module_utils.k8s_state import pod_summary, rollout_state
+from ansible_collections.sre.runbooks.plugins.module_utils.k8s_workloads import API_NAMES, connect, get_workload
 from ansible_collections.sre.runbooks.plugins.module_utils.waiting import wait_for
 
 HASH_LABEL = "pod-template-hash"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-# method suffix of AppsV1Api per kind
-_SNAKE = {"Deployment": "deployment", "StatefulSet": "stateful_set", "DaemonSet": "daemon_set"}
 
 
 class NotConfirmed(RunbookError):
@@ -46,14 +40,14 @@ def where(k8s):
 
 def patch_workload(k8s, kind, name, body):
     """Patch a Deployment, StatefulSet or DaemonSet: a dict is a strategic merge patch, a list a JSON patch."""
-    method = getattr(k8s.apps, f"patch_namespaced_{_SNAKE[kind]}")
+    method = getattr(k8s.apps, f"patch_namespaced_{API_NAMES[kind]}")
     return k8s.read(method, name, k8s.namespace, body, what=f"patch {kind} {name} {where(k8s)}",
                     not_found=f"{kind} {name} not found {where(k8s)}")
 
 
 def scale_workload(k8s, kind, name, replicas):
     """Set spec.replicas through the scale subresource (what kubectl scale does)."""
-    method = getattr(k8s.apps, f"patch_namespaced_{_SNAKE[kind]}_scale")
+    method = getattr(k8s.apps, f"patch_namespaced_{API_NAMES[kind]}_scale")
     return k8s.read(method, name, k8s.namespace, {"spec": {"replicas": replicas}},
                     what=f"scale {kind} {name} {where(k8s)}", not_found=f"{kind} {name} not found {where(k8s)}")
 
@@ -88,17 +82,12 @@ def images(template):
     return {c.get("name"): c.get("image") for c in ((template or {}).get("spec") or {}).get("containers") or []}
 
 
-def pod_ready(pod):
-    """The pod's Ready condition is True (what kubectl wait --for=condition=ready waits for)."""
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
-
-
 def pod_state(pod):
-    """{name, uid, phase, ready, reasons, restarts} of one pod."""
+    """{name, uid, phase, ready, reasons, restarts} of one pod (ready: what kubectl wait --for=condition=ready
+    waits for)."""
     summary = pod_summary(pod)
     return {"name": summary["name"], "uid": meta(pod).get("uid"), "phase": summary["phase"],
-            "ready": pod_ready(pod), "reasons": summary["reasons"], "restarts": summary["restarts"]}
+            "ready": summary["ready"], "reasons": summary["reasons"], "restarts": summary["restarts"]}
 
 
 # readiness rules -------------------------------------------------------------------------------
@@ -163,12 +152,3 @@ def run_change(module, change):
 def now_rfc3339():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def seconds_since(rfc3339):
-    """Seconds from an RFC 3339 time to now; None when it cannot be read."""
-    when = parse_time(rfc3339)
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return (datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()

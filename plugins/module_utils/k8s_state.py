@@ -9,28 +9,17 @@ the objects; these functions work the same on objects read there, built in a tes
 
 import json
 import re
-from datetime import datetime, timezone
+
+from ansible_collections.sre.runbooks.plugins.module_utils.timestamps import seconds_since
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 
 
-def parse_time(value):
-    """An RFC 3339 timestamp of the API as an aware datetime, or None."""
-    if not value:
-        return None
-    text = re.sub(r"\.\d+", "", str(value)).replace("Z", "+00:00")
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def age_seconds(value, now=None):
-    when = parse_time(value)
-    if when is None:
-        return None
-    return max(0, int(((now or datetime.now(timezone.utc)) - when).total_seconds()))
+    """Whole seconds since a timestamp of the API (0 for a time ahead of this clock); None when unreadable."""
+    seconds = seconds_since(value, now)
+    return None if seconds is None else max(0, int(seconds))
 
 
 def selector_string(selector):

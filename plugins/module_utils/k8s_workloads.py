@@ -39,7 +39,8 @@ except ImportError:
     Urllib3Error = MaxRetryError = ApiException
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-_SNAKE = {"Deployment": "deployment", "StatefulSet": "stateful_set", "DaemonSet": "daemon_set",
+# method suffix of the client's APIs per kind (read_namespaced_<suffix>, patch_namespaced_<suffix>, ...)
+API_NAMES = {"Deployment": "deployment", "StatefulSet": "stateful_set", "DaemonSet": "daemon_set",
           "ReplicaSet": "replica_set"}
 
 
@@ -134,7 +135,7 @@ def get_workload(k8s, kind, name):
     """A Deployment, StatefulSet or DaemonSet by name; NotFound names it."""
     if kind not in WORKLOAD_KINDS:
         raise RunbookError(f"kind must be one of {', '.join(WORKLOAD_KINDS)}, not {kind!r}")
-    method = getattr(k8s.apps, f"read_namespaced_{_SNAKE[kind]}")
+    method = getattr(k8s.apps, f"read_namespaced_{API_NAMES[kind]}")
     obj = k8s.read(method, name, k8s.namespace, what=f"read {kind} {name}",
                    not_found=f"{kind} {name} not found in namespace {k8s.namespace}")
     return dict(obj, kind=kind)
@@ -144,7 +145,7 @@ def list_workloads(k8s, kinds=("Deployment", "StatefulSet")):
     """The workloads of these kinds in the namespace, each with its ``kind`` set."""
     found = []
     for kind in kinds:
-        method = getattr(k8s.apps, f"list_namespaced_{_SNAKE[kind]}")
+        method = getattr(k8s.apps, f"list_namespaced_{API_NAMES[kind]}")
         found += [dict(item, kind=kind) for item in k8s.list(method, k8s.namespace, what=f"list {kind}s",
                                                              optional=kind == "DaemonSet")]
     return found

@@ -8,7 +8,6 @@ file://<snapshots_path>/<collection>/<snapshot name>. Qdrant keeps those files w
 but lists them (GET /collections/{name}/snapshots) only while the collection exists.
 """
 
-import datetime
 import json
 
 from ansible.module_utils.basic import env_fallback
@@ -16,6 +15,7 @@ from ansible.module_utils.six.moves.urllib.parse import quote
 
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.http_client import fetch, redact_url
+from ansible_collections.sre.runbooks.plugins.module_utils.timestamps import seconds_since
 
 DEFAULT_SNAPSHOTS_PATH = "/qdrant/snapshots"
 BODY_LIMIT = 4 * 1024 * 1024
@@ -110,14 +110,32 @@ class Qdrant:
 
     def collection(self, name):
         """The collection's info (status, points_count, config...), or None when it does not exist."""
-        return self.call_or_none("GET", f"/collections/{quote(name, safe='')}")
+        return self.call_or_none("GET", collection_path(name))
 
     def snapshots(self, name):
         """The collection's snapshots (name, creation_time, size), or None when Qdrant does not list them."""
-        return self.call_or_none("GET", f"/collections/{quote(name, safe='')}/snapshots")
+        return self.call_or_none("GET", collection_path(name, "/snapshots"))
 
     def cluster(self):
         return self.call("GET", "/cluster")
+
+    # writes --------------------------------------------------------------------------------------
+    def create_collection(self, name, config):
+        return self.call("PUT", collection_path(name), config)
+
+    def delete_collection(self, name):
+        """Delete a collection; None (no error) when it does not exist."""
+        return self.call_or_none("DELETE", collection_path(name))
+
+    def recover(self, name, location, timeout=None):
+        """Recover a collection from a snapshot location (file:// or http(s)://), waiting for the recovery;
+        the snapshot's data wins over what the collection holds."""
+        return self.call("PUT", collection_path(name, "/snapshots/recover?wait=true"),
+                         {"location": location, "priority": "snapshot"}, timeout=timeout)
+
+
+def collection_path(name, rest=""):
+    return f"/collections/{quote(name, safe='')}{rest}"
 
 
 def snapshot_location(snapshots_path, collection, snapshot=""):
@@ -128,16 +146,8 @@ def snapshot_location(snapshots_path, collection, snapshot=""):
 
 def age_hours(creation_time, now=None):
     """Hours since a snapshot's creation_time (Qdrant gives UTC without a zone); None when absent or unreadable."""
-    if not creation_time:
-        return None
-    try:
-        when = datetime.datetime.fromisoformat(str(creation_time).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    return round((now - when).total_seconds() / 3600.0, 2)
+    seconds = seconds_since(creation_time, now)
+    return None if seconds is None else round(seconds / 3600.0, 2)
 
 
 def newest_snapshot(snapshots, snapshots_path, collection):

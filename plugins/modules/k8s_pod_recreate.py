@@ -110,7 +110,6 @@ from ansible_collections.sre.runbooks.plugins.module_utils.k8s_changes import (
     confirm,
     delete_pod,
     meta,
-    pod_ready,
     pod_state,
     read_pod,
     run_change,
@@ -120,7 +119,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import (
     K8S_IMPORT_ERROR,
     k8s_argument_spec,
 )
-from ansible_collections.sre.runbooks.plugins.module_utils.k8s_state import controller_ref
+from ansible_collections.sre.runbooks.plugins.module_utils.k8s_state import controller_ref, pod_summary
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_workloads import list_pods
 
 RECREATING_OWNERS = ("StatefulSet", "ReplicaSet", "DaemonSet")
@@ -141,7 +140,7 @@ def replacement(k8s, name, owner, known):
     else:
         candidates = [p for p in list_pods(k8s) if of_owner(p, owner)]
     new = [p for p in candidates if meta(p).get("uid") not in known and alive(p)]
-    ready = [p for p in new if pod_ready(p)]
+    ready = [p for p in new if pod_summary(p)["ready"]]
     chosen = pod_state((ready or new)[0]) if new else None
     if chosen is None:
         message = "no replacement yet"

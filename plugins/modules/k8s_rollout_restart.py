@@ -110,7 +110,6 @@ from ansible_collections.sre.runbooks.plugins.module_utils.k8s_changes import (
     now_rfc3339,
     patch_workload,
     run_change,
-    seconds_since,
     wait_rollout,
 )
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import (
@@ -119,6 +118,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import (
     k8s_argument_spec,
 )
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_workloads import get_workload
+from ansible_collections.sre.runbooks.plugins.module_utils.timestamps import seconds_since
 
 
 def state(workload):

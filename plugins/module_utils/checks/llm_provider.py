@@ -4,16 +4,16 @@
 
 Per provider, concurrently: its Statuspage status JSON (overall indicator, the API component) and one cheap
 authenticated call (GET {api_base}/models) that proves the key, reads the rate-limit headers and times the API.
-API keys never reach the result: every string returned is scrubbed of them.
+API keys are no_log options: Ansible masks them in everything the module (or incident_triage_info) returns.
 """
 
-import datetime
 import json
 import re
 
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import check_result, finding, status_from
 from ansible_collections.sre.runbooks.plugins.module_utils.http_client import fetch_all, redact_url
+from ansible_collections.sre.runbooks.plugins.module_utils.timestamps import seconds_since
 
 # Passed to AnsibleModule (and to ArgumentSpecValidator) with argument_spec().
 SPEC_OPTIONS = {}
@@ -25,7 +25,6 @@ RATE_HEADERS = {
     "anthropic": ("anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
                   "anthropic-ratelimit-requests-reset"),
 }
-MASK = "********"
 
 
 def argument_spec():
@@ -66,7 +65,7 @@ def validate(params):
         for key in ("api_base", "status_url"):
             if provider.get(key) and not re.match(r"^https?://", provider[key]):
                 raise RunbookError(f"providers[{index}].{key} must start with http:// or https://, got "
-                                   f"{scrub(redact_url(provider[key]), secrets_of(params))!r}")
+                                   f"{redact_url(provider[key])!r}")
     primary = params.get("primary") or names[0]
     if primary not in names:
         raise RunbookError(f"primary {primary!r} is not one of the providers ({', '.join(names)})")
@@ -78,23 +77,6 @@ def validate(params):
     if params["timeout"] <= 0 or params["max_latency_ms"] <= 0:
         raise RunbookError("timeout and max_latency_ms must be greater than 0")
     return primary, fallback
-
-
-def secrets_of(params):
-    return [p["api_key"] for p in params["providers"] if p.get("api_key")]
-
-
-def scrub(value, secrets):
-    """value (str, list, dict, anything) with every API key replaced by a mask."""
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, dict):
-        return {k: scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v, secrets) for v in value]
-    return value
 
 
 def api_request(provider, params):
@@ -124,11 +106,8 @@ def reset_seconds(value):
     parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", value)
     if parts and "".join(n + u for n, u in parts) == value.strip():
         return round(sum(float(n) * units[u] for n, u in parts), 3)
-    try:
-        at = datetime.datetime.strptime(value.strip().replace("Z", "+0000")[:19] + "+0000", "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None
-    return max(0.0, round((at - datetime.datetime.now(datetime.timezone.utc)).total_seconds(), 1))
+    since = seconds_since(value)
+    return None if since is None else max(0.0, round(-since, 1))
 
 
 def as_int(value):
@@ -274,4 +253,4 @@ def run(params):
     result = check_result(findings, status="down" if down else status_from(findings), providers=list(records.values()),
                           primary=primary, fallback=fallback,
                           fallback_healthy=records[fallback]["healthy"] if fallback else None)
-    return scrub(result, secrets_of(params))
+    return result

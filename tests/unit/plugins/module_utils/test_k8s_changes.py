@@ -1,11 +1,9 @@
-from datetime import UTC, datetime, timedelta
 
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_changes import (
     images,
-    pod_ready,
+    pod_state,
     replicas_progress,
     rollout_progress,
-    seconds_since,
     template_without_hash,
 )
 
@@ -51,14 +49,7 @@ def test_template_without_hash_leaves_the_input_alone():
     assert images(template) == {"backend": "backend:1"}
 
 
-def test_pod_ready_reads_the_ready_condition():
-    assert pod_ready({"status": {"conditions": [{"type": "Ready", "status": "True"}]}}) is True
-    assert pod_ready({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}) is False
-    assert pod_ready({"status": {}}) is False
-
-
-def test_seconds_since_reads_rfc3339():
-    then = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert 290 < seconds_since(then) < 400
-    assert seconds_since("2024-01-01T10:00:00+02:00") > 0
-    assert seconds_since("yesterday") is None
+def test_pod_state_is_ready_by_the_ready_condition():
+    assert pod_state({"status": {"conditions": [{"type": "Ready", "status": "True"}]}})["ready"] is True
+    assert pod_state({"status": {"conditions": [{"type": "Ready", "status": "False"}]}})["ready"] is False
+    assert pod_state({"status": {}})["ready"] is False
