@@ -172,11 +172,11 @@ def list_snapshots(module, client, name, exists, actions):
     actions.append(f"list the snapshots of missing collection {name} through an empty placeholder collection")
     if module.check_mode:
         return None
-    client.call("PUT", f"/collections/{name}", {"vectors": {"size": 1, "distance": "Dot"}})
+    client.create_collection(name, {"vectors": {"size": 1, "distance": "Dot"}})
     try:
         return client.snapshots(name)
     finally:
-        client.call("DELETE", f"/collections/{name}")
+        client.delete_collection(name)
 
 
 def choose_snapshot(module, client, name, exists, actions):
@@ -203,13 +203,12 @@ def count_snapshot(module, client, name, snapshot, actions):
                    f"collection {probe}, then delete {probe}")
     if module.check_mode:
         return None
-    client.call_or_none("DELETE", f"/collections/{probe}")
+    client.delete_collection(probe)
     try:
-        client.call("PUT", f"/collections/{probe}/snapshots/recover?wait=true",
-                    {"location": snapshot["location"], "priority": "snapshot"}, timeout=module.params["wait_timeout"])
+        client.recover(probe, snapshot["location"], timeout=module.params["wait_timeout"])
         return collection_state(client, probe)["points"]
     finally:
-        client.call_or_none("DELETE", f"/collections/{probe}")
+        client.delete_collection(probe)
 
 
 def scale(module, k8s, result, replicas, wait_for_pods=True):
@@ -234,8 +233,7 @@ def restore_steps(module, k8s, client, result, target_replicas):
     params, name, snapshot = module.params, module.params["collection"], result["snapshot"]
     scale(module, k8s, result, 0)
     scale(module, k8s, result, 1)
-    client.call("PUT", f"/collections/{name}/snapshots/recover?wait=true",
-                {"location": snapshot["location"], "priority": "snapshot"}, timeout=params["wait_timeout"])
+    client.recover(name, snapshot["location"], timeout=params["wait_timeout"])
     scale(module, k8s, result, target_replicas, wait_for_pods=params["wait"])
     if not params["wait"]:
         return
