@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.sre.runbooks.plugins.module_utils.checks import llm_provider
 from lab import faults, llm
 from lab.core import free_port
 
@@ -84,14 +82,15 @@ def test_llm_key_invalid_is_found_and_the_key_never_printed(llm_lab, ansible_mod
     assert ansible_module("llm_provider_info", args)["status"] == "ok"
 
 
-def test_a_wrong_key_is_masked_by_the_check_itself(llm_lab):
+def test_a_wrong_key_never_reaches_output_alone_or_in_triage(llm_lab, ansible_module):
     wrong = "sk-wrong-key-that-must-not-leak-0123456789"
-    spec = llm_provider.argument_spec()
-    params = ArgumentSpecValidator(spec, **llm_provider.SPEC_OPTIONS).validate(
-        {"providers": providers(llm_lab, openai={"api_key": wrong})}).validated_parameters
-    result = llm_provider.run(params)
-    assert ids(result) == ["llm.fallback_unavailable", "llm.key_invalid"]
-    assert wrong not in json.dumps(result)
+    args = {"providers": providers(llm_lab, openai={"api_key": wrong})}
+    alone = ansible_module("llm_provider_info", args)
+    assert ids(alone) == ["llm.fallback_unavailable", "llm.key_invalid"]
+    triage = ansible_module("incident_triage_info", {"checks": {"llm": {"module": "llm_provider_info", "args": args}}})
+    assert ids(triage["checks"]["llm"]) == ["llm.fallback_unavailable", "llm.key_invalid"]
+    for result in (alone, triage):
+        assert wrong not in result["_stdout"] and wrong not in json.dumps(result)
 
 
 def test_no_fallback_configured_is_reported(llm_lab, ansible_module):
