@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that shape triage results for the incident flow (roles/triage, roles/verify).
 
-Eight filters live in this file; each is documented in its own file beside it (all_findings.yml,
+Nine filters live in this file; each is documented in its own file beside it (all_findings.yml,
 triage_lines.yml, step_lines.yml, step.yml, recovery.yml, scenario_findings.yml, scenario_workloads.yml,
-scenario_evidence.yml).
+scenario_evidence.yml, actions_taken.yml).
 """
 
 
@@ -95,9 +95,20 @@ def scenario_evidence(diagnosis, scenario_id, key, finding_id=None):
     return values
 
 
+def actions_taken(registered):
+    """The actions of the remediation results that really changed something (not dry runs, not skipped; a change
+    made but not confirmed in time counts: it was made)."""
+    done = []
+    for result in registered or []:
+        for one in (result or {}).get("results", [result]):
+            if isinstance(one, dict) and one.get("changed") and not one.get("check_mode"):
+                done.extend(one.get("actions") or [])
+    return done
+
+
 class FilterModule:
     def filters(self):
         return {"all_findings": all_findings, "triage_lines": triage_lines,
                 "step_lines": step_lines, "step": step, "recovery": recovery,
                 "scenario_workloads": scenario_workloads, "scenario_evidence": scenario_evidence,
-                "scenario_findings": scenario_findings}
+                "scenario_findings": scenario_findings, "actions_taken": actions_taken}

@@ -86,3 +86,14 @@ def test_scenario_findings_by_id():
     assert scenario_findings(diagnosis, "k8s-bad-rollout", "k8s.rollout_failing") == [failing]
     assert len(scenario_findings(diagnosis, "k8s-bad-rollout")) == 2
     assert scenario_findings(diagnosis, "k8s-bad-rollout", None, False) == [failing]
+
+
+def test_actions_taken_only_from_real_changes():
+    from ansible_collections.sre.runbooks.plugins.filter.incident import actions_taken
+    done = {"changed": True, "check_mode": False, "actions": ["restart backend"]}
+    shown = {"changed": True, "check_mode": True, "actions": ["restart frontend"]}
+    skipped = {"changed": False, "skipped": True}
+    unconfirmed = {"changed": True, "check_mode": False, "failed": True, "actions": ["undo"]}
+    looped = {"results": [done, shown, unconfirmed]}
+    assert actions_taken([looped, {"changed": True, "check_mode": False, "actions": ["scale"]}, skipped, None]) == [
+        "restart backend", "undo", "scale"]
