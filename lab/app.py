@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
-import urllib.request
 
-from lab.core import REPO_ROOT, Lab, free_port, wait_until
+from lab import k8s
+from lab.core import REPO_ROOT, Lab, free_port, http
 
 
 def config_path(lab: Lab):
@@ -27,8 +26,8 @@ def write_config(lab: Lab, postgres: dict, redis_info: dict) -> None:
                   "password": redis_info["password"], "keys": redis_info["app_keys"]},
         "fault_file": str(fault_file(lab)),
         "slow_seconds": 3,
-        "workloads_file": str(lab.path("k8s") / "workloads.json"),
-        "load_file": str(lab.path("k8s") / "load.json"),
+        "workloads_file": str(k8s.workloads_file(lab)),
+        "load_file": str(k8s.load_file(lab)),
     }
     qdrant = lab.service("qdrant")
     if qdrant.get("url"):
@@ -43,7 +42,8 @@ def write_config(lab: Lab, postgres: dict, redis_info: dict) -> None:
 def start(lab: Lab, port: int) -> None:
     lab.spawn("app", [sys.executable, "-m", "lab.demo_app", "--port", str(port), "--config", str(config_path(lab))],
               env={"PYTHONPATH": str(REPO_ROOT)})
-    wait_until(lambda: get(port, "/health")[0] is not None, 15, "the demo application to answer")
+    lab.wait_started("app", lambda: http(f"http://127.0.0.1:{port}/health")[0] is not None, 15,
+                     "the demo application to answer")
 
 
 def up(lab: Lab, postgres: dict, redis_info: dict) -> dict:
@@ -54,16 +54,6 @@ def up(lab: Lab, postgres: dict, redis_info: dict) -> dict:
     return {"port": port, "url": f"http://127.0.0.1:{port}", "health_url": f"http://127.0.0.1:{port}/health"}
 
 
-def get(port: int, path: str, timeout: float = 5) -> tuple[int | None, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return None, ""
-
-
 def down(lab: Lab) -> None:
     lab.stop("app")
 
@@ -72,7 +62,7 @@ def status(lab: Lab) -> str:
     info = lab.service("app")
     if not info:
         return "app down"
-    code, body = get(info["port"], "/health")
+    code, body = http(info["health_url"])
     if code is None:
         return f"app not answering on {info['url']}"
     return f"app {info['url']} /health {code} {body.strip()[:120]}"

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import boto3
 
-from .core import Lab, LabError, free_port, wait_until
+from .core import Lab, LabError, free_port, http
 
 SERVICE = "pynomaly"
 REGION = "us-east-1"
@@ -72,13 +70,14 @@ def up(lab: Lab) -> dict:
         "access_key": ACCESS_KEY,
         "secret_key": SECRET_KEY,
     }
-    try:
-        _wait_for_moto(lab, info["endpoint_url"])
+    lab.wait_started("moto", lambda: http(f"{info['endpoint_url']}/moto-api/", timeout=1)[0] == 200, 30,
+                     f"moto at {info['endpoint_url']}", interval=0.2)
+    try:  # aws.up is also used alone (tests): a half-seeded estate is no estate
         for seed in (_seed_network, _seed_load_balancer, _seed_compute,
                      _seed_database, _seed_dns, _seed_logs):
             info.update(seed(info))
     except Exception:
-        lab.stop("moto")  # a half-seeded estate is no estate
+        lab.stop("moto")
         raise
     return info
 
@@ -92,19 +91,6 @@ def status(lab: Lab) -> str:
         return "moto down"
     endpoint = lab.service("aws").get("endpoint_url")
     return f"moto up at {endpoint}" if endpoint else f"moto up (pid {lab.pid('moto')})"
-
-
-def _wait_for_moto(lab: Lab, endpoint: str) -> None:
-    def answers() -> bool:
-        if not lab.alive("moto"):
-            raise LabError(f"moto exited while starting:\n{lab.log_tail('moto')}")
-        try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
-                return True
-        except (urllib.error.URLError, OSError):
-            return False
-
-    wait_until(answers, timeout=30, what=f"moto at {endpoint}", interval=0.2)
 
 
 def _tags(**tags: str) -> list[dict]:

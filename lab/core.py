@@ -19,6 +19,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +58,40 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise LabError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def read_json(path, default=None):
+    """The JSON document in a file; default when the file is missing or not (yet) JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def write_json(path, data) -> None:
+    """Write a JSON document atomically (tmp + os.replace): a reader sees the old file or the new, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def http(url: str, method: str = "GET", headers: dict | None = None, body=None,
+         timeout: float = 5) -> tuple[int | None, str]:
+    """One HTTP request (body, when given, sent as JSON): (status, text), or (None, why) when nothing answered."""
+    headers = dict(headers or {})
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError as exc:
+        return None, str(exc)
 
 
 def unprivileged_user() -> str | None:
@@ -96,15 +132,11 @@ class Lab:
 
     # state -----------------------------------------------------------------
     def load(self) -> dict:
-        if not self.state_file.exists():
-            return {"services": {}, "faults": []}
-        return json.loads(self.state_file.read_text())
+        return read_json(self.state_file, {"services": {}, "faults": []})
 
     def save(self, state: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
-        tmp.replace(self.state_file)
+        write_json(self.state_file, state)
 
     def service(self, name: str) -> dict:
         return self.load()["services"].get(name, {})
@@ -144,6 +176,21 @@ class Lab:
             )
         self.pidfile(name).write_text(str(proc.pid))
         return proc.pid
+
+    def wait_started(self, name: str, ready, timeout: float, what: str, interval: float = 0.1):
+        """Wait until ready() is true while process `name` runs; return its value.
+
+        Fails at once, with the end of its log, when the process exits; on any failure `name` is stopped."""
+        def check():
+            if not self.alive(name):
+                raise LabError(f"{name} exited while waiting for {what}:\n{self.log_tail(name)}")
+            return ready()
+
+        try:
+            return wait_until(check, timeout, what, interval)
+        except Exception:
+            self.stop(name)
+            raise
 
     def pid(self, name: str) -> int | None:
         try:

@@ -154,17 +154,7 @@ def _start(lab: Lab, name: str, fault: str) -> tuple[dict, dict[str, list[int]]]
     argv = [sys.executable, "-m", "lab.db_faults", fault, "--host", info["host"], "--port", str(info["port"]),
             "--user", info["user"], "--database", info["database"]]
     lab.spawn(name, argv, env={"PYTHONPATH": str(REPO_ROOT), "PGPASSWORD": info["password"]})
-
-    def announced():
-        if not lab.alive(name):
-            raise LabError(f"{name} stopped before its sessions were up:\n{lab.log_tail(name)}")
-        return _ready_pids(lab, name, offset)
-
-    try:
-        return info, wait_until(announced, 30, f"{name} to open its sessions")
-    except LabError:
-        lab.stop(name)
-        raise
+    return info, lab.wait_started(name, lambda: _ready_pids(lab, name, offset), 30, f"{name} to open its sessions")
 
 
 def _await(lab: Lab, name: str, info: dict, predicate, what: str) -> None:

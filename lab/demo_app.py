@@ -7,7 +7,7 @@
   Like a Sentinel-aware client it looks for the current master among all
   configured Redis nodes, so it recovers by itself after a promotion.
   The app also stands for the ``backend`` Deployment of the lab's Kubernetes:
-  when ``workloads_file`` (the controller loop's workloads.json, read on every
+  when ``workloads_file`` (the controller loop's workloads.json, read once per
   request) exists, no ready backend pod means 503 ``backend: no ready pod``, and
   the backend's env decides the rest: REDIS_ENABLED=false skips Redis
   ("disabled"), else pod redis-0 must be ready too; with ``llm`` configured the
@@ -32,8 +32,6 @@ import argparse
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -43,9 +41,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from lab.core import http, read_json
+
 COUNTS: Counter = Counter()
 LOCK = threading.Lock()
-LAST_WORKLOADS: dict = {}
 HTTP_TIMEOUT = 2
 
 
@@ -107,28 +106,22 @@ def check_redis(config: dict) -> str | None:
 
 
 def workloads(config: dict) -> dict | None:
-    """The lab cluster's workloads (None without a cluster); a file being replaced reads as the last one."""
-    path = config.get("workloads_file")
-    if not path:
-        return None
-    try:
-        with open(path) as handle:
-            LAST_WORKLOADS[path] = json.load(handle).get("workloads", {})
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        pass
-    return LAST_WORKLOADS.get(path)
+    """The lab cluster's workloads (None without a cluster; its writer replaces the file atomically)."""
+    found = read_json(config["workloads_file"]) if config.get("workloads_file") else None
+    return None if found is None else found.get("workloads", {})
 
 
-def overloaded(config: dict) -> bool:
-    """load.json asks for more ready backend pods than the cluster has (both read on every request)."""
+def overloaded(config: dict, cluster: dict | None = None) -> bool:
+    """load.json asks for more ready backend pods than the cluster (default: workloads.json as it is now) has."""
+    load = read_json(config["load_file"], {}) if config.get("load_file") else {}
     try:
-        with open(config.get("load_file") or "") as handle:
-            needed = int(json.load(handle).get("backend_pods_needed", 0))
-    except (OSError, ValueError, TypeError, AttributeError):
+        needed = int(load.get("backend_pods_needed", 0))
+    except (ValueError, TypeError, AttributeError):
         return False
-    return (((workloads(config) or {}).get("backend") or {}).get("ready", 0)) < needed
+    if not needed:
+        return False
+    cluster = workloads(config) if cluster is None else cluster
+    return (((cluster or {}).get("backend") or {}).get("ready", 0)) < needed
 
 
 def backend_env(cluster: dict | None) -> dict:
@@ -137,15 +130,6 @@ def backend_env(cluster: dict | None) -> dict:
 
 def _enabled(env: dict, name: str, default: str) -> bool:
     return env.get(name, default).strip().lower() == "true"
-
-
-def _get(url: str, headers: dict) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, b""
 
 
 def check_backend(cluster: dict | None) -> str | None:
@@ -166,18 +150,22 @@ def check_cluster_redis(cluster: dict | None) -> str | None:
 def check_qdrant(config: dict) -> str | None:
     qdrant = config["qdrant"]
     headers = {"api-key": qdrant["api_key"]} if qdrant.get("api_key") else {}
-    try:
-        code, _ = _get(f"{qdrant['url']}/readyz", headers)
+    code, body = http(f"{qdrant['url']}/readyz", headers=headers, timeout=HTTP_TIMEOUT)
+    if code is None:
+        return f"qdrant: unreachable ({body})"
+    if code != 200:
+        return f"qdrant: not ready (HTTP {code})"
+    for name in qdrant.get("collections", []):
+        code, body = http(f"{qdrant['url']}/collections/{name}", headers=headers, timeout=HTTP_TIMEOUT)
+        if code is None:
+            return f"qdrant: unreachable ({body})"
         if code != 200:
-            return f"qdrant: not ready (HTTP {code})"
-        for name in qdrant.get("collections", []):
-            code, body = _get(f"{qdrant['url']}/collections/{name}", headers)
-            if code != 200:
-                return f"qdrant: collection {name} not found (HTTP {code})"
+            return f"qdrant: collection {name} not found (HTTP {code})"
+        try:
             if not (json.loads(body).get("result") or {}).get("points_count"):
                 return f"qdrant: collection {name} has no points"
-    except (OSError, ValueError) as exc:
-        return f"qdrant: unreachable ({exc})"
+        except ValueError as exc:
+            return f"qdrant: unreachable ({exc})"
     return None
 
 
@@ -190,15 +178,13 @@ def check_llm(config: dict, env: dict) -> str | None:
         headers = {"x-api-key": provider.get("api_key", ""), "anthropic-version": "2023-06-01"}
     else:
         headers = {"Authorization": f"Bearer {provider.get('api_key', '')}"}
-    try:
-        code, _ = _get(f"{provider['api_base']}/models", headers)
-    except (OSError, ValueError) as exc:
-        return f"llm: {name} unreachable ({exc})"
+    code, why = http(f"{provider['api_base']}/models", headers=headers, timeout=HTTP_TIMEOUT)
+    if code is None:
+        return f"llm: {name} unreachable ({why})"
     return None if code == 200 else f"llm: {name} answered HTTP {code}"
 
 
-def health(config: dict) -> tuple[int, dict]:
-    cluster = workloads(config)
+def health(config: dict, cluster: dict | None) -> tuple[int, dict]:
     backend = check_backend(cluster)
     if backend:
         return 503, {"status": "unavailable", "problems": [backend], "checks": {"backend": backend.split(": ", 1)[1]}}
@@ -227,10 +213,10 @@ def health(config: dict) -> tuple[int, dict]:
     return (200 if not problems else 503), body
 
 
-def detections(config: dict) -> tuple[int, dict]:
-    cluster = workloads(config)
-    if check_backend(cluster):
-        return 503, {"status": "unavailable", "problems": [check_backend(cluster)]}
+def detections(config: dict, cluster: dict | None) -> tuple[int, dict]:
+    backend = check_backend(cluster)
+    if backend:
+        return 503, {"status": "unavailable", "problems": [backend]}
     master = find_master(config) if _enabled(backend_env(cluster), "REDIS_ENABLED", "true") else None
     if master is not None:
         cached = master.get("pynomaly:cache:detections")
@@ -266,17 +252,17 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "pynomaly-demo"
 
     def do_GET(self):
-        fault = current_fault(self.config)
-        if fault == "slow" or overloaded(self.config):
+        fault, cluster = current_fault(self.config), workloads(self.config)  # one read of workloads.json
+        if fault == "slow" or overloaded(self.config, cluster):
             time.sleep(float(self.config.get("slow_seconds", 3)))
         path = self.path.split("?", 1)[0]
         if fault == "5xx":
             code, body = 500, {"status": "error", "problems": ["internal server error"]}
         elif path == "/health":
-            code, body = health(self.config)
+            code, body = health(self.config, cluster)
         elif path == "/api/detections":
             try:
-                code, body = detections(self.config)
+                code, body = detections(self.config, cluster)
             except (psycopg2.Error, redis.RedisError) as exc:
                 code, body = 503, {"status": "unavailable", "problems": [str(exc).splitlines()[0]]}
         elif path == "/metrics":

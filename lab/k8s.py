@@ -12,20 +12,21 @@ import hashlib
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import kubernetes
 import yaml
 
 from lab import k8s_logs
-from lab.core import REPO_ROOT, Lab, LabError, free_port, wait_until
+from lab.core import REPO_ROOT, Lab, free_port, http, read_json
 
 NAMESPACE = "pubsec-info-assistant"
 CONTEXT = "lab"
 NODES = ("node-1", "node-2", "node-3")
 CRASHLOOP = "lab.sre-runbooks/crashloop"  # the fault marker, on a pod template or a pod
+CAUSE = "kubernetes.io/change-cause"
+REVISION = "deployment.kubernetes.io/revision"
+ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # of generated names and hashes, as the API server's
 
 
 def up(lab: Lab) -> dict:
@@ -43,8 +44,9 @@ def up(lab: Lab) -> dict:
               env={"PYTHONPATH": pythonpath})
     info = {"url": url, "kubeconfig": str(home / "kubeconfig"), "context": CONTEXT,
             "namespace": NAMESPACE, "logs_dir": str(logs_dir)}
-    try:
-        wait_until(lambda: _answers(lab, url), timeout=30, what=f"the Kubernetes API stand-in at {url}")
+    lab.wait_started("k8s", lambda: http(f"{url}/version", timeout=1)[0] == 200, 30,
+                     f"the Kubernetes API stand-in at {url}")
+    try:  # k8s.up is also used alone (tests): a failed seed leaves nothing running
         _write_kubeconfig(home / "kubeconfig", url)
         from lab.k8s_seed import seed  # the seed is written with this module's names
 
@@ -84,10 +86,7 @@ def load_file(lab: Lab) -> Path:
 
 def workloads(lab: Lab) -> dict:
     """The workloads of workloads.json ({} when there is none yet)."""
-    try:
-        return json.loads(workloads_file(lab).read_text()).get("workloads", {})
-    except (OSError, ValueError):
-        return {}
+    return read_json(workloads_file(lab), {}).get("workloads", {})
 
 
 def append_pod_logs(lab: Lab, app: str, lines: list[str]) -> list[str]:
@@ -106,29 +105,13 @@ def _start_controller(lab: Lab, info: dict, pythonpath: str) -> None:
     lab.spawn("k8s-controller", [sys.executable, "-m", "lab.k8s_controller", "--kubeconfig", info["kubeconfig"],
                                  "--context", CONTEXT, "--namespace", NAMESPACE, "--logs-dir", info["logs_dir"],
                                  "--state", str(state)], env={"PYTHONPATH": pythonpath})
-
-    def first_pass() -> bool:
-        if not lab.alive("k8s-controller"):
-            raise LabError(f"the Kubernetes controller loop exited:\n{lab.log_tail('k8s-controller')}")
-        return state.exists()
-
-    wait_until(first_pass, timeout=30, what="the Kubernetes controller loop's first pass")
+    lab.wait_started("k8s-controller", state.exists, 30, "the Kubernetes controller loop's first pass")
 
 
 def api(info: dict) -> kubernetes.client.ApiClient:
     """An ApiClient for the lab's own use, loaded from the lab's kubeconfig."""
     return kubernetes.config.new_client_from_config(
         config_file=info["kubeconfig"], context=info["context"], persist_config=False)
-
-
-def _answers(lab: Lab, url: str) -> bool:
-    if not lab.alive("k8s"):
-        raise LabError(f"the Kubernetes API stand-in exited:\n{lab.log_tail('k8s')}")
-    try:
-        with urllib.request.urlopen(f"{url}/version", timeout=1) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def _write_kubeconfig(path: Path, url: str) -> None:
@@ -158,4 +141,32 @@ def template_hash(template: dict) -> str:
 def name_hash(*parts) -> str:
     """A pod-template-hash style suffix (10 characters of the API server's alphabet)."""
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).digest()
-    return "".join("bcdfghjklmnpqrstvwxz2456789"[byte % 27] for byte in digest[:10])
+    return "".join(ALPHABET[byte % len(ALPHABET)] for byte in digest[:10])
+
+
+def digest(text: str) -> str:
+    """sha256 hex digest of a text (image digests, container ids, pod IPs)."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def raw(response) -> dict:
+    """The object of an API call made with _preload_content=False, as the API served it."""
+    return json.loads(response.data)
+
+
+def metadata(obj: dict) -> dict:
+    """An object's metadata (added, empty, when it has none)."""
+    return obj.setdefault("metadata", {})
+
+
+def owner_uid(obj: dict) -> str | None:
+    """The uid of the object's controller (its ownerReference with controller: true)."""
+    return next((ref.get("uid") for ref in metadata(obj).get("ownerReferences") or [] if ref.get("controller")), None)
+
+
+def revision(rs: dict) -> int:
+    """A ReplicaSet's deployment revision (0 when it has none)."""
+    try:
+        return int((metadata(rs).get("annotations") or {}).get(REVISION, 0))
+    except ValueError:
+        return 0

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import random
 import signal
@@ -49,32 +48,14 @@ from kubernetes.client import ApiException
 
 from lab import k8s_kubelet as kubelet
 from lab import k8s_logs
-from lab.k8s import name_hash, normalized
+from lab.k8s import ALPHABET, CAUSE, REVISION, metadata, name_hash, normalized, owner_uid, raw, revision
 from lab.k8s_sets import SetControllers
 from lab.k8s_status import Statuses
 
 POLL = 0.4
 START_SECONDS = 1.0
 RESTART_SECONDS = 4.0
-REVISION = "deployment.kubernetes.io/revision"
 HISTORY = "deployment.kubernetes.io/revision-history"
-CAUSE = "kubernetes.io/change-cause"
-ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def _meta(obj: dict) -> dict:
-    return obj.setdefault("metadata", {})
-
-
-def owner_uid(obj: dict) -> str | None:
-    return next((ref.get("uid") for ref in _meta(obj).get("ownerReferences") or [] if ref.get("controller")), None)
-
-
-def revision(rs: dict) -> int:
-    try:
-        return int((_meta(rs).get("annotations") or {}).get(REVISION, 0))
-    except ValueError:
-        return 0
 
 
 def without_hash(template: dict) -> dict:
@@ -95,22 +76,19 @@ class Controller(SetControllers, Statuses):
         self.restarted: dict[str, float] = {}  # pod uid -> its last crash (monotonic)
 
     def _list(self, call, *args) -> list[dict]:
-        return json.loads(call(*args, _preload_content=False).data).get("items", [])
-
-    def _read(self, response) -> dict:
-        return json.loads(response.data)
+        return raw(call(*args, _preload_content=False)).get("items", [])
 
     def sync(self) -> None:
         ns = self.namespace
-        self.nodes = {_meta(n)["name"]: n for n in self._list(self.core.list_node)}
-        self.pods = {_meta(p)["name"]: p for p in self._list(self.core.list_namespaced_pod, ns)}
+        self.nodes = {metadata(n)["name"]: n for n in self._list(self.core.list_node)}
+        self.pods = {metadata(p)["name"]: p for p in self._list(self.core.list_namespaced_pod, ns)}
         deployments = self._list(self.apps.list_namespaced_deployment, ns)
         replicasets = self._list(self.apps.list_namespaced_replica_set, ns)
         statefulsets = self._list(self.apps.list_namespaced_stateful_set, ns)
         daemonsets = self._list(self.apps.list_namespaced_daemon_set, ns)
         for hpa in self._list(self.hpa_api.list_namespaced_horizontal_pod_autoscaler, ns):
             self._hpa(hpa, deployments + statefulsets)
-        current = {_meta(d)["uid"]: self._deployment(d, replicasets) for d in deployments}
+        current = {metadata(d)["uid"]: self._deployment(d, replicasets) for d in deployments}
         for rs in replicasets:
             self._replicaset(rs)
         for sts in statefulsets:
@@ -123,13 +101,13 @@ class Controller(SetControllers, Statuses):
             self.put_status(self.apps.patch_namespaced_replica_set_status, rs, self.replicaset_status(rs))
         found = {}
         for d in deployments:
-            found[_meta(d)["name"]] = self.deployment_status(d, current[_meta(d)["uid"]], replicasets)
+            found[metadata(d)["name"]] = self.deployment_status(d, current[metadata(d)["uid"]], replicasets)
         for sts in statefulsets:
-            found[_meta(sts)["name"]] = self.statefulset_status(sts)
+            found[metadata(sts)["name"]] = self.statefulset_status(sts)
         for ds in daemonsets:
-            found[_meta(ds)["name"]] = self.daemonset_status(ds)
+            found[metadata(ds)["name"]] = self.daemonset_status(ds)
         self.write_state(found)
-        self._forget({_meta(p)["uid"] for p in self.pods.values()}, {_meta(d)["uid"] for d in deployments})
+        self._forget({metadata(p)["uid"] for p in self.pods.values()}, {metadata(d)["uid"] for d in deployments})
 
     def _forget(self, pods: set[str], deployments: set[str]) -> None:
         """Drop what the loop remembers of objects that are gone."""
@@ -142,7 +120,7 @@ class Controller(SetControllers, Statuses):
         """Write the status when it changed; an object deleted meanwhile is left to the next pass."""
         if normalized(obj.get("status")) != normalized(status):
             try:
-                patch_status(_meta(obj)["name"], self.namespace, [{"op": "add", "path": "/status", "value": status}],
+                patch_status(metadata(obj)["name"], self.namespace, [{"op": "add", "path": "/status", "value": status}],
                              _preload_content=False)
             except ApiException as exc:
                 if exc.status != 404:
@@ -150,7 +128,7 @@ class Controller(SetControllers, Statuses):
             obj["status"] = status
 
     def _patch(self, patch, obj: dict, body: dict) -> dict:
-        updated = self._read(patch(_meta(obj)["name"], self.namespace, body, _preload_content=False))
+        updated = raw(patch(metadata(obj)["name"], self.namespace, body, _preload_content=False))
         obj.clear()
         obj.update(updated)
         return obj
@@ -162,7 +140,7 @@ class Controller(SetControllers, Statuses):
         body = {"metadata": {"name": name, "labels": {**(meta.get("labels") or {}), **labels},
                              "annotations": dict(meta.get("annotations") or {}),
                              "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner["kind"],
-                                                  "name": _meta(owner)["name"], "uid": _meta(owner)["uid"],
+                                                  "name": metadata(owner)["name"], "uid": metadata(owner)["uid"],
                                                   "controller": True, "blockOwnerDeletion": True}]},
                 "spec": {**copy.deepcopy(template.get("spec") or {}), **(spec or {})}}
         if node:
@@ -170,36 +148,36 @@ class Controller(SetControllers, Statuses):
         reason = "" if node else f"0/{len(self.nodes)} nodes are available: no Ready, schedulable node."
         body["status"] = kubelet.pending(body, self.nodes.get(node), reason)
         try:
-            pod = self._read(self.core.create_namespaced_pod(self.namespace, body, _preload_content=False))
+            pod = raw(self.core.create_namespaced_pod(self.namespace, body, _preload_content=False))
         except ApiException as exc:
             if exc.status != 409:
                 raise
-            print(f"pod {name} exists and is not {_meta(owner)['name']}'s: not made", flush=True)
+            print(f"pod {name} exists and is not {metadata(owner)['name']}'s: not made", flush=True)
             return
         k8s_logs.forget(self.logs_dir, name)
         self.pods[name] = pod
-        self.born[_meta(pod)["uid"]] = time.monotonic()
+        self.born[metadata(pod)["uid"]] = time.monotonic()
 
     def _delete_pod(self, pod: dict) -> None:
         try:
-            self.core.delete_namespaced_pod(_meta(pod)["name"], self.namespace, _preload_content=False)
+            self.core.delete_namespaced_pod(metadata(pod)["name"], self.namespace, _preload_content=False)
         except ApiException as exc:
             if exc.status != 404:
                 raise
-        self.pods.pop(_meta(pod)["name"], None)
+        self.pods.pop(metadata(pod)["name"], None)
 
     def _schedule(self, app: str | None = None) -> str | None:
         """The schedulable node with the fewest pods of the app, then the fewest pods."""
         load = {name: [0, 0] for name, node in self.nodes.items() if kubelet.schedulable(node)}
         for pod in self.pods.values():
             if pod["spec"].get("nodeName") in load:
-                load[pod["spec"]["nodeName"]][0] += (_meta(pod).get("labels") or {}).get("app") == app
+                load[pod["spec"]["nodeName"]][0] += (metadata(pod).get("labels") or {}).get("app") == app
                 load[pod["spec"]["nodeName"]][1] += 1
         return min(load, key=lambda name: (load[name], name)) if load else None
 
     def owned(self, owner: dict) -> list[dict]:
-        uid = _meta(owner)["uid"]
-        return [p for p in self.pods.values() if owner_uid(p) == uid and not _meta(p).get("deletionTimestamp")]
+        uid = metadata(owner)["uid"]
+        return [p for p in self.pods.values() if owner_uid(p) == uid and not metadata(p).get("deletionTimestamp")]
 
     def _new_name(self, prefix: str) -> str:
         while True:
@@ -210,7 +188,7 @@ class Controller(SetControllers, Statuses):
     # controllers -----------------------------------------------------------
     def _deployment(self, d: dict, replicasets: list[dict]) -> dict:
         """Pick or make the ReplicaSet of the current template; it gets the replicas, the others none."""
-        meta, spec = _meta(d), d["spec"]
+        meta, spec = metadata(d), d["spec"]
         owned = [rs for rs in replicasets if owner_uid(rs) == meta["uid"]]
         wanted, top = normalized(spec["template"]), max(map(revision, owned), default=0)
         cause = (meta.get("annotations") or {}).get(CAUSE)
@@ -220,9 +198,9 @@ class Controller(SetControllers, Statuses):
             new = max(matches, key=revision)
             notes = {}
             if revision(new) < top:  # as the deployment controller: the old number goes to revision-history
-                history = (_meta(new).get("annotations") or {}).get(HISTORY)
+                history = (metadata(new).get("annotations") or {}).get(HISTORY)
                 notes = {REVISION: str(top + 1), HISTORY: ",".join(filter(None, [history, str(revision(new))]))}
-            if cause and (_meta(new).get("annotations") or {}).get(CAUSE) != cause:
+            if cause and (metadata(new).get("annotations") or {}).get(CAUSE) != cause:
                 notes[CAUSE] = cause
             if notes:
                 self._patch(self.apps.patch_namespaced_replica_set, new, {"metadata": {"annotations": notes}})
@@ -241,7 +219,7 @@ class Controller(SetControllers, Statuses):
         return new
 
     def _new_replicaset(self, d: dict, number: int, cause: str | None) -> dict:
-        meta, spec = _meta(d), d["spec"]
+        meta, spec = metadata(d), d["spec"]
         pod_hash = name_hash(meta["name"], normalized(spec["template"]))
         template = copy.deepcopy(spec["template"])
         labels = template.setdefault("metadata", {}).setdefault("labels", {})
@@ -255,20 +233,20 @@ class Controller(SetControllers, Statuses):
                 "spec": {"replicas": 0, "template": template, "selector": {"matchLabels": {
                     **((spec.get("selector") or {}).get("matchLabels") or {}), "pod-template-hash": pod_hash}}},
                 "status": {"replicas": 0}}
-        return self._read(self.apps.create_namespaced_replica_set(self.namespace, body, _preload_content=False))
+        return raw(self.apps.create_namespaced_replica_set(self.namespace, body, _preload_content=False))
 
     def _replicaset(self, rs: dict) -> None:
         pods = self.owned(rs)
         missing = rs["spec"].get("replicas", 1) - len(pods)
         for _ in range(missing):
-            self._create_pod(self._new_name(_meta(rs)["name"]), rs["spec"]["template"], rs, {})
-        for pod in sorted(pods, key=lambda p: (kubelet.pod_ready(p), _meta(p).get("creationTimestamp", "")))[
+            self._create_pod(self._new_name(metadata(rs)["name"]), rs["spec"]["template"], rs, {})
+        for pod in sorted(pods, key=lambda p: (kubelet.pod_ready(p), metadata(p).get("creationTimestamp", "")))[
                 :max(-missing, 0)]:
             self._delete_pod(pod)
 
     # kubelets --------------------------------------------------------------
     def _kubelet(self, pod: dict) -> None:
-        meta, spec = _meta(pod), pod["spec"]
+        meta, spec = metadata(pod), pod["spec"]
         uid, node_name = meta["uid"], spec.get("nodeName")
         if not node_name:
             node_name = self._schedule((meta.get("labels") or {}).get("app"))

@@ -28,16 +28,14 @@ remediation already happened, and returns once the workloads are healthy again.
 from __future__ import annotations
 
 import copy
-import json
 
 from kubernetes.client import AppsV1Api, AutoscalingV2Api, CoreV1Api
 
 from lab import k8s, k8s_kubelet
-from lab.core import Lab, LabError, wait_until
+from lab.core import Lab, LabError, wait_until, write_json
 
 BAD_IMAGE = "registry.local/pubsec/backend:1.5.0"
 BAD_CAUSE = "release 1.5.0: retrieval pipeline v2"
-CAUSE = "kubernetes.io/change-cause"
 NODE = "node-2"
 UNREACHABLE = "node.kubernetes.io/unreachable"
 CAPACITY_MAX, PODS_NEEDED = 4, 6
@@ -60,17 +58,31 @@ REDIS_LINES = [
 ]
 
 
-def _apis(lab: Lab):
+def apis(lab: Lab):
+    """An ApiClient of the lab's Kubernetes (close it: `with client:`), its CoreV1Api and AppsV1Api."""
     client = k8s.api(lab.service("k8s"))
     return client, CoreV1Api(client), AppsV1Api(client)
 
 
-def _raw(response) -> dict:
-    return json.loads(response.data)
-
-
 def _pods(core: CoreV1Api, app: str) -> list[dict]:
-    return _raw(core.list_namespaced_pod(k8s.NAMESPACE, label_selector=f"app={app}", _preload_content=False))["items"]
+    return k8s.raw(core.list_namespaced_pod(k8s.NAMESPACE, label_selector=f"app={app}",
+                                            _preload_content=False))["items"]
+
+
+def mark_crashloop(core: CoreV1Api, app: str, pod: str | None = None) -> None:
+    """Mark the pods of app (or only the pod named `pod`): the controller loop makes them crash-loop."""
+    names = [pod] if pod else [p["metadata"]["name"] for p in _pods(core, app)]
+    if not names:
+        raise LabError(f"no {app} pod to break")
+    for name in names:
+        core.patch_namespaced_pod(name, k8s.NAMESPACE, {"metadata": {"annotations": {k8s.CRASHLOOP: "true"}}})
+
+
+def delete_marked(core: CoreV1Api, app: str, pod: str | None = None) -> None:
+    """Delete the marked pods of app (or only the pod named `pod`, if marked): their controller makes healthy ones."""
+    for found in _pods(core, app):
+        if k8s_kubelet.marked_crashloop(found) and pod in (None, found["metadata"]["name"]):
+            core.delete_namespaced_pod(found["metadata"]["name"], k8s.NAMESPACE)
 
 
 def _wait(check, what: str) -> None:
@@ -78,7 +90,7 @@ def _wait(check, what: str) -> None:
 
 
 def _backend_healthy(apps: AppsV1Api) -> bool:
-    d = _raw(apps.read_namespaced_deployment("backend", k8s.NAMESPACE, _preload_content=False))
+    d = k8s.raw(apps.read_namespaced_deployment("backend", k8s.NAMESPACE, _preload_content=False))
     status, replicas = d.get("status") or {}, d["spec"].get("replicas", 1)
     return (status.get("observedGeneration") == d["metadata"].get("generation")
             and status.get("updatedReplicas", 0) == status.get("replicas", 0) == replicas
@@ -87,10 +99,10 @@ def _backend_healthy(apps: AppsV1Api) -> bool:
 
 # bad-deploy ------------------------------------------------------------------
 def break_bad_deploy(lab: Lab) -> None:
-    client, core, apps = _apis(lab)
+    client, core, apps = apis(lab)
     with client:
         apps.patch_namespaced_deployment("backend", k8s.NAMESPACE, {
-            "metadata": {"annotations": {CAUSE: BAD_CAUSE}},
+            "metadata": {"annotations": {k8s.CAUSE: BAD_CAUSE}},
             "spec": {"template": {"metadata": {"annotations": {k8s.CRASHLOOP: "true"}},
                                   "spec": {"containers": [{"name": "backend", "image": BAD_IMAGE}]}}}})
 
@@ -104,14 +116,14 @@ def break_bad_deploy(lab: Lab) -> None:
 
 
 def heal_bad_deploy(lab: Lab) -> None:
-    client, _, apps = _apis(lab)
+    client, _, apps = apis(lab)
     with client:
-        d = _raw(apps.read_namespaced_deployment("backend", k8s.NAMESPACE, _preload_content=False))
+        d = k8s.raw(apps.read_namespaced_deployment("backend", k8s.NAMESPACE, _preload_content=False))
         if k8s_kubelet.marked_crashloop(d["spec"]["template"]):
             rs = _last_good(apps, d["metadata"]["uid"])
             template = copy.deepcopy(rs["spec"]["template"])
             template["metadata"]["labels"].pop("pod-template-hash", None)
-            cause = (rs["metadata"].get("annotations") or {}).get(CAUSE, "")
+            cause = (rs["metadata"].get("annotations") or {}).get(k8s.CAUSE, "")
             apps.patch_namespaced_deployment("backend", k8s.NAMESPACE, [
                 {"op": "replace", "path": "/spec/template", "value": template},
                 {"op": "add", "path": "/metadata/annotations/kubernetes.io~1change-cause", "value": cause}])
@@ -120,42 +132,37 @@ def heal_bad_deploy(lab: Lab) -> None:
 
 def _last_good(apps: AppsV1Api, uid: str) -> dict:
     """The newest ReplicaSet of the backend whose template is not the bad release's."""
-    owned = [rs for rs in _raw(apps.list_namespaced_replica_set(
-        k8s.NAMESPACE, label_selector="app=backend", _preload_content=False))["items"]
-        if any(ref.get("uid") == uid for ref in rs["metadata"].get("ownerReferences") or [])]
+    owned = [rs for rs in k8s.raw(apps.list_namespaced_replica_set(
+        k8s.NAMESPACE, label_selector="app=backend", _preload_content=False))["items"] if k8s.owner_uid(rs) == uid]
     good = [rs for rs in owned if not k8s_kubelet.marked_crashloop(rs["spec"]["template"])]
     if not good:
         raise LabError("the backend has no good revision to go back to")
-    return max(good, key=lambda rs: int(rs["metadata"]["annotations"].get("deployment.kubernetes.io/revision", 0)))
+    return max(good, key=k8s.revision)
 
 
 # backend-crashloop -----------------------------------------------------------
 def break_backend_crashloop(lab: Lab) -> None:
-    client, core, _ = _apis(lab)
+    client, core, _ = apis(lab)
     with client:
-        for pod in _pods(core, "backend"):
-            core.patch_namespaced_pod(pod["metadata"]["name"], k8s.NAMESPACE,
-                                      {"metadata": {"annotations": {k8s.CRASHLOOP: "true"}}})
+        mark_crashloop(core, "backend")
         _wait(lambda: all(map(k8s_kubelet.crashlooping, _pods(core, "backend"))),
               "the backend's pods to crash-loop")
     k8s.append_pod_logs(lab, "backend", CRASHLOOP_LINES)
 
 
 def heal_backend_crashloop(lab: Lab) -> None:
-    client, core, apps = _apis(lab)
+    client, core, apps = apis(lab)
     with client:
-        d = _raw(apps.read_namespaced_deployment("backend", k8s.NAMESPACE, _preload_content=False))
+        d = k8s.raw(apps.read_namespaced_deployment("backend", k8s.NAMESPACE, _preload_content=False))
         if k8s_kubelet.marked_crashloop(d["spec"]["template"]):
             return  # the template itself is bad (bad-deploy): new pods would crash too
-        for pod in _pods(core, "backend"):
-            if k8s_kubelet.marked_crashloop(pod):
-                core.delete_namespaced_pod(pod["metadata"]["name"], k8s.NAMESPACE)
+        delete_marked(core, "backend")
         _wait(lambda: _backend_healthy(apps), "new backend pods to be Ready")
 
 
 # node-not-ready --------------------------------------------------------------
 def _set_node(core: CoreV1Api, ready: bool) -> None:
-    node = _raw(core.read_node(NODE, _preload_content=False))
+    node = k8s.raw(core.read_node(NODE, _preload_content=False))
     when = k8s_kubelet.now()
     conditions = []
     for condition in node["status"].get("conditions") or []:
@@ -175,19 +182,19 @@ def _set_node(core: CoreV1Api, ready: bool) -> None:
 
 
 def _pods_on_node(core: CoreV1Api) -> list[dict]:
-    pods = _raw(core.list_namespaced_pod(k8s.NAMESPACE, _preload_content=False))["items"]
+    pods = k8s.raw(core.list_namespaced_pod(k8s.NAMESPACE, _preload_content=False))["items"]
     return [p for p in pods if p["spec"].get("nodeName") == NODE]
 
 
 def break_node_not_ready(lab: Lab) -> None:
-    client, core, _ = _apis(lab)
+    client, core, _ = apis(lab)
     with client:
         _set_node(core, ready=False)
         _wait(lambda: not any(map(k8s_kubelet.pod_ready, _pods_on_node(core))), f"the pods on {NODE} to be not Ready")
 
 
 def heal_node_not_ready(lab: Lab) -> None:
-    client, core, _ = _apis(lab)
+    client, core, _ = apis(lab)
     with client:
         _set_node(core, ready=True)
         _wait(lambda: all(k8s_kubelet.pod_ready(p) or k8s_kubelet.marked_crashloop(p) or k8s_kubelet.state(p) ==
@@ -196,20 +203,18 @@ def heal_node_not_ready(lab: Lab) -> None:
 
 # redis-pod-down --------------------------------------------------------------
 def break_redis_pod_down(lab: Lab) -> None:
-    client, core, _ = _apis(lab)
+    client, core, _ = apis(lab)
     with client:
-        core.patch_namespaced_pod("redis-0", k8s.NAMESPACE, {"metadata": {"annotations": {k8s.CRASHLOOP: "true"}}})
-        _wait(lambda: k8s_kubelet.crashlooping(_raw(core.read_namespaced_pod(
+        mark_crashloop(core, "redis", "redis-0")
+        _wait(lambda: k8s_kubelet.crashlooping(k8s.raw(core.read_namespaced_pod(
             "redis-0", k8s.NAMESPACE, _preload_content=False))), "redis-0 to crash-loop")
     k8s.append_pod_logs(lab, "backend", REDIS_LINES)
 
 
 def heal_redis_pod_down(lab: Lab) -> None:
-    client, core, apps = _apis(lab)
+    client, core, apps = apis(lab)
     with client:
-        pods = {p["metadata"]["name"]: p for p in _pods(core, "redis")}
-        if "redis-0" in pods and k8s_kubelet.marked_crashloop(pods["redis-0"]):
-            core.delete_namespaced_pod("redis-0", k8s.NAMESPACE)
+        delete_marked(core, "redis", "redis-0")
 
         def healthy() -> bool:
             replicas = apps.read_namespaced_stateful_set("redis", k8s.NAMESPACE).spec.replicas
@@ -223,7 +228,8 @@ def heal_redis_pod_down(lab: Lab) -> None:
 # backend-at-capacity ---------------------------------------------------------
 def _hpa_settled(autoscaling: AutoscalingV2Api, apps: AppsV1Api, replicas: int) -> bool:
     """The backend has `replicas` ready pods and its HPA's status says so (at its maximum or not)."""
-    hpa = _raw(autoscaling.read_namespaced_horizontal_pod_autoscaler("backend", k8s.NAMESPACE, _preload_content=False))
+    hpa = k8s.raw(autoscaling.read_namespaced_horizontal_pod_autoscaler("backend", k8s.NAMESPACE,
+                                                                        _preload_content=False))
     status = hpa.get("status") or {}
     limited = {c["type"]: c for c in status.get("conditions") or []}.get("ScalingLimited") or {}
     at_max = replicas >= hpa["spec"]["maxReplicas"]
@@ -233,7 +239,7 @@ def _hpa_settled(autoscaling: AutoscalingV2Api, apps: AppsV1Api, replicas: int) 
 
 def _set_capacity(lab: Lab, limits: dict, replicas: int) -> None:
     """The HPA's limits first, then the Deployment's replicas (so the HPA never scales it back in between)."""
-    client, _, apps = _apis(lab)
+    client, _, apps = apis(lab)
     autoscaling = AutoscalingV2Api(client)
     with client:
         autoscaling.patch_namespaced_horizontal_pod_autoscaler("backend", k8s.NAMESPACE, {"spec": limits})
@@ -243,7 +249,7 @@ def _set_capacity(lab: Lab, limits: dict, replicas: int) -> None:
 
 def break_backend_at_capacity(lab: Lab) -> None:
     _set_capacity(lab, {"maxReplicas": CAPACITY_MAX}, CAPACITY_MAX)
-    k8s.load_file(lab).write_text(json.dumps({"backend_pods_needed": PODS_NEEDED}))
+    write_json(k8s.load_file(lab), {"backend_pods_needed": PODS_NEEDED})
 
 
 def heal_backend_at_capacity(lab: Lab) -> None:

@@ -7,9 +7,9 @@ API serves them) to the status a pod should show next.
 from __future__ import annotations
 
 import datetime
-import hashlib
 
-CRASHLOOP = "lab.sre-runbooks/crashloop"
+from lab.k8s import CRASHLOOP, digest
+
 NO_SCHEDULE = ("NoSchedule", "NoExecute")
 
 
@@ -57,17 +57,13 @@ def state(pod: dict) -> str:
     return "ready" if pod_ready(pod) else "not-ready"
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _addresses(pod: dict, node: dict | None) -> dict:
     if not node:
         return {}
     host = next((a["address"] for a in (node.get("status") or {}).get("addresses") or []
                  if a.get("type") == "InternalIP"), None)
     cidr = (node.get("spec") or {}).get("podCIDR", "10.244.9.0/24")
-    ip = f"{cidr.rsplit('.', 1)[0]}.{10 + int(_digest(pod['metadata']['name'])[:6], 16) % 240}"
+    ip = f"{cidr.rsplit('.', 1)[0]}.{10 + int(digest(pod['metadata']['name'])[:6], 16) % 240}"
     return {"hostIP": host, "podIP": ip, "podIPs": [{"ip": ip}]}
 
 
@@ -77,8 +73,8 @@ def _containers(pod: dict, old: dict, ready: bool, **fields) -> list[dict]:
     for container in (pod.get("spec") or {}).get("containers") or []:
         image = container.get("image", "")
         before = previous.get(container["name"], {})
-        entry = {"name": container["name"], "image": image, "imageID": f"{image.split(':')[0]}@sha256:{_digest(image)}",
-                 "containerID": f"containerd://{_digest(pod['metadata']['name'] + str(before.get('restartCount')))}",
+        entry = {"name": container["name"], "image": image, "imageID": f"{image.split(':')[0]}@sha256:{digest(image)}",
+                 "containerID": f"containerd://{digest(pod['metadata']['name'] + str(before.get('restartCount')))}",
                  "ready": ready, "started": ready, "restartCount": before.get("restartCount", 0)}
         if before.get("lastState"):
             entry["lastState"] = before["lastState"]

@@ -11,13 +11,12 @@ finds everything up to date.
 from __future__ import annotations
 
 import datetime
-import hashlib
 from pathlib import Path
 
 import kubernetes
 
 from lab import k8s_logs
-from lab.k8s import NAMESPACE, NODES, name_hash, template_hash
+from lab.k8s import NAMESPACE, NODES, digest, name_hash, template_hash
 
 # name: (port, [(revision image, change cause), ...] oldest first, env)
 DEPLOYMENTS = {
@@ -79,10 +78,6 @@ def seed(client: kubernetes.client.ApiClient, logs_dir: Path) -> None:
 
 def _ts(minutes_after_start: int = 0) -> str:
     return (STARTED + datetime.timedelta(minutes=minutes_after_start)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _labels(name: str) -> dict:
@@ -214,8 +209,8 @@ def _pod(name: str, labels: dict, image: str, port: int, env: dict, owner, claim
             "conditions": [{"type": kind, "status": "True", "lastTransitionTime": _ts(1)}
                            for kind in ("PodScheduled", "Initialized", "ContainersReady", "Ready")],
             "containerStatuses": [{
-                "name": labels["app"], "image": image, "imageID": f"{image.split(':')[0]}@sha256:{_digest(image)}",
-                "containerID": f"containerd://{_digest(name)}", "ready": True, "started": True,
+                "name": labels["app"], "image": image, "imageID": f"{image.split(':')[0]}@sha256:{digest(image)}",
+                "containerID": f"containerd://{digest(name)}", "ready": True, "started": True,
                 "restartCount": 0, "state": {"running": {"startedAt": _ts(1)}}}],
         },
     }

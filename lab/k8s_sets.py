@@ -10,11 +10,7 @@ import copy
 from kubernetes.client import ApiException
 
 from lab import k8s_kubelet as kubelet
-from lab.k8s import name_hash, template_hash
-
-
-def _meta(obj: dict) -> dict:
-    return obj.setdefault("metadata", {})
+from lab.k8s import metadata, name_hash, template_hash
 
 
 class SetControllers:
@@ -22,8 +18,8 @@ class SetControllers:
 
     def _hpa(self, hpa: dict, targets: list[dict]) -> None:
         ref, spec = hpa["spec"].get("scaleTargetRef") or {}, hpa["spec"]
-        target = next((t for t in targets if t.get("kind") == ref.get("kind") and _meta(t)["name"] == ref.get("name")),
-                      None)
+        target = next((t for t in targets
+                       if t.get("kind") == ref.get("kind") and metadata(t)["name"] == ref.get("name")), None)
         if target is None:
             return
         low, high = spec.get("minReplicas", 1), spec["maxReplicas"]
@@ -46,11 +42,11 @@ class SetControllers:
         self.put_status(self.hpa_api.patch_namespaced_horizontal_pod_autoscaler_status, hpa, status)
 
     def _statefulset(self, sts: dict) -> None:
-        name, spec = _meta(sts)["name"], sts["spec"]
+        name, spec = metadata(sts)["name"], sts["spec"]
         template, replicas = spec["template"], spec.get("replicas", 1)
         update = f"{name}-{template_hash(template)}"
-        by_ordinal = {int(_meta(p)["name"].rsplit("-", 1)[1]): p for p in self.owned(sts)
-                      if _meta(p)["name"].rsplit("-", 1)[-1].isdigit()}
+        by_ordinal = {int(metadata(p)["name"].rsplit("-", 1)[1]): p for p in self.owned(sts)
+                      if metadata(p)["name"].rsplit("-", 1)[-1].isdigit()}
         for ordinal, pod in by_ordinal.items():
             if ordinal >= replicas:
                 self._delete_pod(pod)
@@ -61,7 +57,7 @@ class SetControllers:
             pod = by_ordinal.get(ordinal)
             if pod is None:
                 break
-            if _meta(pod).get("labels", {}).get("controller-revision-hash") != update:
+            if metadata(pod).get("labels", {}).get("controller-revision-hash") != update:
                 self._delete_pod(pod)
                 self._create_sts_pod(sts, ordinal, update)
                 break
@@ -69,12 +65,12 @@ class SetControllers:
                 break
 
     def _create_sts_pod(self, sts: dict, ordinal: int, update: str) -> None:
-        name, spec = _meta(sts)["name"], sts["spec"]
+        name, spec = metadata(sts)["name"], sts["spec"]
         pod = f"{name}-{ordinal}"
         volumes = []
         for claim in spec.get("volumeClaimTemplates") or []:
-            claim_name = f"{_meta(claim)['name']}-{pod}"
-            volumes.append({"name": _meta(claim)["name"], "persistentVolumeClaim": {"claimName": claim_name}})
+            claim_name = f"{metadata(claim)['name']}-{pod}"
+            volumes.append({"name": metadata(claim)["name"], "persistentVolumeClaim": {"claimName": claim_name}})
             self._ensure_claim(claim_name, claim, name)
         extra = {"hostname": pod, "subdomain": spec.get("serviceName", name)}
         if volumes:
@@ -107,15 +103,15 @@ class SetControllers:
                 self._delete_pod(pod)
             else:
                 on_node[node] = pod
-        labels = {"controller-revision-hash": update, "pod-template-generation": str(_meta(ds).get("generation", 1))}
+        labels = {"controller-revision-hash": update, "pod-template-generation": str(metadata(ds).get("generation", 1))}
         for node, info in sorted(self.nodes.items()):
             if node not in on_node and kubelet.node_ready(info):
-                self._create_pod(self._new_name(_meta(ds)["name"]), template, ds, labels, node=node)
+                self._create_pod(self._new_name(metadata(ds)["name"]), template, ds, labels, node=node)
         for node, pod in sorted(on_node.items()):
-            if _meta(pod).get("labels", {}).get("controller-revision-hash") != update:
+            if metadata(pod).get("labels", {}).get("controller-revision-hash") != update:
                 self._delete_pod(pod)
                 if kubelet.node_ready(self.nodes[node]):
-                    self._create_pod(self._new_name(_meta(ds)["name"]), template, ds, labels, node=node)
+                    self._create_pod(self._new_name(metadata(ds)["name"]), template, ds, labels, node=node)
                 break
             if not kubelet.pod_ready(pod):
                 break

@@ -8,13 +8,12 @@ container}, "crashloop": bool, "pods": {"<pod>": ready}}}}.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
 from lab import k8s_kubelet as kubelet
-from lab.k8s import template_hash
+from lab.core import write_json
+from lab.k8s import owner_uid, template_hash
 
 DEFAULT_DEADLINE = 600
 
@@ -85,8 +84,7 @@ class Statuses:
 
     def deployment_status(self, d: dict, new: dict, replicasets: list[dict]) -> dict:
         uid, spec = d["metadata"]["uid"], d["spec"]
-        owned = [rs for rs in replicasets if rs["metadata"].get("ownerReferences")
-                 and rs["metadata"]["ownerReferences"][0].get("uid") == uid]
+        owned = [rs for rs in replicasets if owner_uid(rs) == uid]
         pods = [p for rs in owned for p in self.owned(rs)]
         new_pods, replicas = self.owned(new), spec.get("replicas", 1)
         ready, new_ready = sum(map(kubelet.pod_ready, pods)), sum(map(kubelet.pod_ready, new_pods))
@@ -150,6 +148,4 @@ class Statuses:
 
     def write_state(self, workloads: dict) -> None:
         """workloads.json, replaced atomically (readers never see half a file)."""
-        tmp = self.state_file.with_name(f".{self.state_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"updated": time.time(), "workloads": workloads}, indent=1, sort_keys=True))
-        os.replace(tmp, self.state_file)
+        write_json(self.state_file, {"updated": time.time(), "workloads": workloads})

@@ -15,13 +15,11 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from lab import k8s
-from lab.core import REPO_ROOT, Lab, LabError, free_port, wait_until
-from lab.llm_server import PROVIDERS, STARTED, now, read_state, write_state
+from lab.core import REPO_ROOT, Lab, free_port, http, write_json
+from lab.llm_server import PROVIDERS, STARTED, now, read_state
 
 
 def state_path(lab: Lab) -> Path:
@@ -38,16 +36,12 @@ def up(lab: Lab) -> dict:
     if lab.alive("llm") and lab.service("llm"):
         return lab.service("llm")
     keys = {"openai": f"sk-lab-{secrets.token_hex(20)}", "anthropic": f"sk-ant-lab-{secrets.token_hex(20)}"}
-    write_state(state_path(lab), healthy_state(keys))
+    write_json(state_path(lab), healthy_state(keys))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     lab.spawn("llm", [sys.executable, "-m", "lab.llm_server", "--port", str(port),
                       "--state-file", str(state_path(lab))], env={"PYTHONPATH": str(REPO_ROOT)})
-    try:
-        wait_until(lambda: get(url, "/lab/state")[0] == 200, 15, f"the LLM provider stand-in at {url}")
-    except LabError:
-        lab.stop("llm")
-        raise
+    lab.wait_started("llm", lambda: http(f"{url}/lab/state")[0] == 200, 15, f"the LLM provider stand-in at {url}")
     models = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku-20241022"}
     providers = {name: {"type": name, "api_base": f"{url}/{name}/v1", "api_key": keys[name], "model": models[name],
                         "status_url": f"{url}/status/{name}/api/v2/summary.json"} for name in PROVIDERS}
@@ -62,7 +56,7 @@ def status(lab: Lab) -> str:
     info = lab.service("llm")
     if not info or not lab.alive("llm"):
         return "llm: stopped"
-    code, body = get(info["url"], "/lab/state")
+    code, body = http(f"{info['url']}/lab/state")
     if code != 200:
         return f"llm: not answering on {info['url']}"
     state = json.loads(body)
@@ -72,38 +66,25 @@ def status(lab: Lab) -> str:
     return f"llm: stand-in at {info['url']} (pid {lab.pid('llm')}): " + "; ".join(parts)
 
 
-def get(url: str, path: str, timeout: float = 5) -> tuple[int | None, str]:
-    try:
-        with urllib.request.urlopen(f"{url}{path}", timeout=timeout) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return None, ""
-
-
 def update_provider(lab: Lab, name: str, **changes) -> dict:
     """Change one provider's state (what a fault does); returns the new provider state."""
     path = Path(lab.service("llm")["state_file"])
     state = read_state(path)
     state[name].update(changes, updated_at=now())
-    write_state(path, state)
+    write_json(path, state)
     return state[name]
 
 
 # -- faults ------------------------------------------------------------------------------------------------
-def _backend_logs(lab: Lab, lines: list[str]) -> None:
-    k8s.append_pod_logs(lab, "backend", lines)
-
-
 def break_outage(lab: Lab) -> None:
     incident = {"id": "lab-incident-1", "name": "Elevated error rates on the API", "status": "investigating",
                 "impact": "major", "created_at": now(), "updated_at": now(), "shortlink": None,
                 "incident_updates": [{"status": "investigating", "body": "We are investigating elevated error "
                                       "rates affecting API requests.", "created_at": now()}]}
     update_provider(lab, "openai", api="outage", component="major_outage", incident=incident)
-    _backend_logs(lab, ["ERROR app.llm OpenAI API error: 503 Service Unavailable (POST /v1/chat/completions)",
-                        "ERROR app.api query failed: OpenAI API error: 503 Service Unavailable"])
+    k8s.append_pod_logs(lab, "backend", [
+        "ERROR app.llm OpenAI API error: 503 Service Unavailable (POST /v1/chat/completions)",
+        "ERROR app.api query failed: OpenAI API error: 503 Service Unavailable"])
 
 
 def heal_outage(lab: Lab) -> None:
@@ -114,7 +95,8 @@ def break_key_invalid(lab: Lab) -> None:
     key = lab.service("llm")["providers"]["openai"]["api_key"]
     provider = read_state(Path(lab.service("llm")["state_file"]))["openai"]
     update_provider(lab, "openai", keys=[k for k in provider["keys"] if k != key])
-    _backend_logs(lab, ["ERROR app.llm OpenAI API error: 401 Unauthorized: Incorrect API key provided"])
+    k8s.append_pod_logs(lab, "backend", [
+        "ERROR app.llm OpenAI API error: 401 Unauthorized: Incorrect API key provided"])
 
 
 def heal_key_invalid(lab: Lab) -> None:

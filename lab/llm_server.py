@@ -50,14 +50,8 @@ def now() -> str:
 
 
 def read_state(path: Path) -> dict:
+    """The state file (lab/llm.py writes it atomically: it is read here on every request)."""
     return json.loads(Path(path).read_text())
-
-
-def write_state(path: Path, state: dict) -> None:
-    """Atomically (tmp + rename): the server reads the file on every request."""
-    tmp = Path(path).with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
-    tmp.replace(path)
 
 
 def indicator(provider: dict) -> str:

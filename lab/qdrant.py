@@ -18,23 +18,18 @@ Faults:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
 import secrets
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-import kubernetes
-
-from lab import k8s
-from lab.core import REPO_ROOT, Lab, LabError, free_port, wait_until
+from lab import k8s, k8s_faults
+from lab.core import REPO_ROOT, Lab, LabError, free_port, http, wait_until
 
 COLLECTION, DIM, POINTS = "documents", 8, 300
-CRASHLOOP = "lab.sre-runbooks/crashloop"
+CRASHLOOP = k8s.CRASHLOOP  # the marker qdrant-down puts on the qdrant pods
 API_KEY_ENV = "QDRANT__SERVICE__API_KEY"  # what Qdrant itself reads its api_key from
 SOURCES = ("security-policy.pdf", "procurement-guide.docx", "benefits-faq.html", "records-retention.pdf",
            "travel-directive.pdf", "accessibility-standard.html")
@@ -42,17 +37,9 @@ SOURCES = ("security-policy.pdf", "procurement-guide.docx", "benefits-faq.html",
 
 def call(info: dict, method: str, path: str, body: dict | None = None, timeout: float = 10) -> tuple:
     """One request to the stand-in with the API key: (status code or None when unreachable, result or error)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{info['url']}{path}", data=data, method=method,
-                                     headers={"api-key": info["api_key"], "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            raw = resp.read().decode()
-            code = resp.status
-    except urllib.error.HTTPError as exc:
-        raw, code = exc.read().decode(), exc.code
-    except OSError as exc:
-        return None, str(exc)
+    code, raw = http(f"{info['url']}{path}", method, {"api-key": info["api_key"]}, body, timeout)
+    if code is None:
+        return None, raw
     try:
         parsed = json.loads(raw)
     except ValueError:
@@ -97,19 +84,10 @@ def up(lab: Lab) -> dict:
     lab.spawn("qdrant", [sys.executable, "-m", "lab.qdrant", "serve", "--port", str(port), "--data-dir",
                          str(data_dir), "--k8s-state", str(k8s.workloads_file(lab))],
               env={"PYTHONPATH": str(REPO_ROOT), API_KEY_ENV: info["api_key"]})
-    try:
-        wait_until(lambda: _answers(lab, info), 15, f"the Qdrant stand-in at {info['url']}")
-        seed(info)
-    except (LabError, OSError):
-        lab.stop("qdrant")
-        raise
+    lab.wait_started("qdrant", lambda: call(info, "GET", "/healthz", timeout=1)[0] == 200, 15,
+                     f"the Qdrant stand-in at {info['url']}")
+    seed(info)  # a failed seed is undone by services.up
     return info
-
-
-def _answers(lab: Lab, info: dict) -> bool:
-    if not lab.alive("qdrant"):
-        raise LabError(f"the Qdrant stand-in exited:\n{lab.log_tail('qdrant')}")
-    return call(info, "GET", "/healthz", timeout=1)[0] == 200
 
 
 def down(lab: Lab) -> None:
@@ -135,36 +113,20 @@ def newest_snapshot(info: dict, collection: str = COLLECTION) -> Path | None:
 
 
 # -- faults ------------------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _core(lab: Lab):
-    """CoreV1Api of the lab's Kubernetes, and its namespace."""
-    info = lab.service("k8s")
-    with k8s.api(info) as client:
-        yield kubernetes.client.CoreV1Api(client), info["namespace"]
-
-
-def _backend_logs(lab: Lab, lines: list[str]) -> None:
-    k8s.append_pod_logs(lab, "backend", lines)
-
-
 def break_down(lab: Lab) -> None:
-    with _core(lab) as (core, namespace):
-        pods = core.list_namespaced_pod(namespace, label_selector="app=qdrant").items
-        if not pods:
-            raise LabError("no qdrant pod to break")
-        for pod in pods:
-            core.patch_namespaced_pod(pod.metadata.name, namespace,
-                                      {"metadata": {"annotations": {CRASHLOOP: "true"}}})
+    client, core, _ = k8s_faults.apis(lab)
+    with client:
+        k8s_faults.mark_crashloop(core, "qdrant")
     wait_until(lambda: _qdrant_ready(lab) == 0, 30, "every qdrant pod to crash-loop")
-    _backend_logs(lab, ["ERROR app.vectorstore: Qdrant connection error: http://qdrant:6333 connection refused",
-                        "ERROR app.api: query failed: Qdrant connection error (retries exhausted)"])
+    k8s.append_pod_logs(lab, "backend", [
+        "ERROR app.vectorstore: Qdrant connection error: http://qdrant:6333 connection refused",
+        "ERROR app.api: query failed: Qdrant connection error (retries exhausted)"])
 
 
 def heal_down(lab: Lab) -> None:
-    with _core(lab) as (core, namespace):
-        for pod in core.list_namespaced_pod(namespace, label_selector="app=qdrant").items:
-            if (pod.metadata.annotations or {}).get(CRASHLOOP) == "true":
-                core.delete_namespaced_pod(pod.metadata.name, namespace)
+    client, core, _ = k8s_faults.apis(lab)
+    with client:
+        k8s_faults.delete_marked(core, "qdrant")
     wanted = k8s.workloads(lab).get("qdrant", {}).get("desired", 1)
     wait_until(lambda: _qdrant_ready(lab) >= wanted and call(lab.service("qdrant"), "GET", "/healthz")[0] == 200,
                30, "the qdrant pods to be ready and Qdrant to answer")
@@ -178,7 +140,8 @@ def break_data_lost(lab: Lab) -> None:
     info = lab.service("qdrant")
     if not _ok(info, "DELETE", f"/collections/{COLLECTION}"):
         raise LabError(f"collection {COLLECTION} was already missing")
-    _backend_logs(lab, [f"ERROR app.vectorstore: Qdrant query failed: Collection `{COLLECTION}` doesn't exist!"])
+    k8s.append_pod_logs(lab, "backend", [
+        f"ERROR app.vectorstore: Qdrant query failed: Collection `{COLLECTION}` doesn't exist!"])
 
 
 def heal_data_lost(lab: Lab) -> None:

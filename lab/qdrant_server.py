@@ -42,6 +42,8 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from lab.core import read_json, write_json
+
 VERSION = "1.9.2"
 PEER_IDS = (5520117418417463, 6907582101632187, 8812304017756313)
 OPEN_PATHS = re.compile(r"^/(healthz|livez(/.*)?|readyz(/.*)?)?$")
@@ -77,9 +79,7 @@ class Store:
         return json.loads(path.read_text())
 
     def put(self, name: str, data: dict) -> None:
-        tmp = self.collections / f".{name}.tmp"
-        tmp.write_text(json.dumps(data))
-        tmp.replace(self.collections / f"{name}.json")
+        write_json(self.collections / f"{name}.json", data)
 
     def snapshot_files(self, name: str) -> list[Path]:
         self.get(name)
@@ -180,10 +180,8 @@ def _cluster(k8s_state: Path | None) -> dict:
 
 
 def _workload(k8s_state: Path | None) -> dict | None:
-    try:
-        return json.loads(k8s_state.read_text())["workloads"].get("qdrant") if k8s_state else None
-    except (OSError, ValueError, KeyError, AttributeError):
-        return None
+    """StatefulSet qdrant in the Kubernetes stand-in's workloads file (None without the file)."""
+    return read_json(k8s_state, {}).get("workloads", {}).get("qdrant") if k8s_state else None
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 from lab import aws, postgres, rds_faults
-from lab.core import REPO_ROOT, Lab, wait_until
+from lab.core import REPO_ROOT, Lab, LabError, wait_until
 
 LOOP = "rds-endpoint"
 
@@ -57,15 +56,19 @@ def heal_writer_down(lab: Lab) -> None:
 
 
 def follow(lab: Lab, timeout: float = 3600.0, interval: float = 0.3) -> int:
-    """Start PostgreSQL once the API shows an available writer; then stop."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _writer(lab)[1] == "available":
-            postgres.start(lab.service("postgres"))
-            print(f"writer {_writer(lab)[0]} available: database endpoint serving again", flush=True)
-            return 0
-        time.sleep(interval)
-    return 1
+    """Start PostgreSQL once the API shows an available writer; then stop (1: none within timeout)."""
+    def available_writer() -> str | None:
+        writer, status = _writer(lab)
+        return writer if status == "available" else None
+
+    try:
+        writer = wait_until(available_writer, timeout, "an available writer", interval)
+    except LabError as exc:
+        print(exc, flush=True)
+        return 1
+    postgres.start(lab.service("postgres"))
+    print(f"writer {writer} available: database endpoint serving again", flush=True)
+    return 0
 
 
 def main() -> int:
