@@ -37,7 +37,9 @@ def diagnosis_of(events):
 
 
 def actions_of(events):
-    return [e for e in events if _phase(e, "remediate") and (e.get("actions") or e["result"] == "failed")]
+    """Remediation steps that acted, would act, failed, or ran and found nothing to change (a rerun)."""
+    return [e for e in events if _phase(e, "remediate") and (
+        e.get("actions") or e["result"] == "failed" or ("before" in e and e["result"] != "skipped"))]
 
 
 def verification_of(events):
@@ -109,8 +111,12 @@ def _actions_section(events, check_mode):
         if event["result"] == "failed":
             lines.append(f"- **{_cell(event['step'])}** refused or failed: {_cell(event.get('msg', ''))}")
             continue
-        lines.append(f"- **{_cell(event['step'])}** ({event['host']}):")
         actions = event.get("actions") or []
+        if not actions:
+            lines.append(f"- **{_cell(event['step'])}** ({event['host']}): nothing to change - "
+                         f"{_cell(event.get('msg', 'already in the wanted state'))}")
+            continue
+        lines.append(f"- **{_cell(event['step'])}** ({event['host']}):")
         for action in actions[:ACTIONS_SHOWN]:
             lines.append(f"  - {verb}: `{_cell(action)}`")
         if len(actions) > ACTIONS_SHOWN:
@@ -128,7 +134,7 @@ def _verification_section(events):
     checks = verification_of(events)
     if not checks:
         if any(_phase(e, "verify") for e in events):
-            return [("Nothing was changed by this run, so verification did not look again: the triage "
+            return [("No remediation step ran for real, so verification did not look again: the triage "
                      "results above stand."), ""]
         return ["Verification did not run.", ""]
     lines = []

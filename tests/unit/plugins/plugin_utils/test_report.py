@@ -47,3 +47,12 @@ def test_a_dry_run_says_what_the_state_would_be():
     text = render_report({"id": "INC-2", "mode": "approve"}, events)
     assert "Would do: `REPLICAOF NO ONE on h:1`" in text
     assert "after (would be): `{'h:1': 'master'}`" in text
+
+
+def test_a_step_that_found_its_change_made_says_so_and_a_skipped_one_is_not_listed():
+    events = [event("remediate_llm", actions=[], before={"LLM_PROVIDER": "anthropic"},
+                    after={"LLM_PROVIDER": "anthropic"}, msg="LLM_PROVIDER is already anthropic"),
+              event("remediate_llm", result="skipped", step="cache-only step")]
+    text = render_report({"id": "INC-3", "mode": "auto"}, events)
+    assert "nothing to change - LLM_PROVIDER is already anthropic" in text
+    assert "No remediation step ran." not in text and "cache-only step" not in text
