@@ -42,6 +42,14 @@ def diff_lines(result: dict) -> list[str]:
             if line.startswith(("+", "-")) and not line.startswith(("+++", "---"))]
 
 
+def snapshot_of(client: kubernetes.client.ApiClient, obj) -> dict:
+    """What a change would alter on an object read through the client: its spec, annotations and generation
+    (the status, which the controller keeps moving, left out)."""
+    data = client.sanitize_for_serialization(obj)
+    return {"spec": data["spec"], "annotations": data["metadata"].get("annotations"),
+            "generation": data["metadata"].get("generation")}
+
+
 def template(name: str, image: str, env: dict | None = None, crashloop: bool = False) -> dict:
     container = {"name": name, "image": image, "ports": [{"containerPort": 8000, "protocol": "TCP"}]}
     if env:
@@ -138,10 +146,7 @@ class Cluster:
                 if rs.metadata.owner_references and rs.metadata.owner_references[0].uid == owner}
 
     def snapshot(self, kind: str, name: str) -> dict:
-        """What a change would alter: the spec, annotations and generation (status left out)."""
-        obj = self.client.sanitize_for_serialization(self.read(kind, name))
-        return {"spec": obj["spec"], "annotations": obj["metadata"].get("annotations"),
-                "generation": obj["metadata"].get("generation")}
+        return snapshot_of(self.client, self.read(kind, name))
 
     @staticmethod
     def ready(pod) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-import pytest
 import yaml
 from kubernetes.client import ApiException, AppsV1Api, CoreV1Api
 
@@ -42,8 +41,7 @@ def closed_port_kubeconfig(lab, directory: Path) -> str:
 
 
 def require_controller(lab) -> None:
-    if not lab.alive("k8s-controller"):
-        pytest.skip("the lab's Kubernetes controller loop is not running")
+    assert lab.alive("k8s-controller"), "the lab's Kubernetes controller loop is not running (the lab starts it)"
 
 
 def _pods(core: CoreV1Api, ns: str) -> list:

@@ -8,11 +8,13 @@ import urllib.request
 import kubernetes
 import pytest
 from conftest import app_health, report_of, run_playbook
+from k8s_change_helpers import snapshot_of
 
 from lab import faults, k8s, k8s_seed
 from lab.core import wait_until
 
 NS = k8s.NAMESPACE
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 @pytest.fixture
@@ -58,9 +60,47 @@ def backend_env(apps) -> dict:
     return {e.name: e.value for e in container.env or []}
 
 
+def ready(pod) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+
+
 def ready_pods(core, app) -> int:
-    pods = core.list_namespaced_pod(NS, label_selector=f"app={app}").items
-    return sum(1 for p in pods for c in p.status.conditions or [] if c.type == "Ready" and c.status == "True")
+    return sum(map(ready, core.list_namespaced_pod(NS, label_selector=f"app={app}").items))
+
+
+def pod_uids(core, app, node: str | None = None) -> set[str]:
+    """The uids of the app's pods (on one node only, when named)."""
+    selector = {"field_selector": f"spec.nodeName={node}"} if node else {}
+    return {p.metadata.uid for p in core.list_namespaced_pod(NS, label_selector=f"app={app}", **selector).items}
+
+
+def restarted_at(workload) -> str | None:
+    """The template's kubectl.kubernetes.io/restartedAt (what `kubectl rollout restart` stamps)."""
+    return (workload.spec.template.metadata.annotations or {}).get(RESTARTED_AT)
+
+
+def put_a_backend_pod_on(core, node: str) -> None:
+    """A Ready backend pod on `node`, placed as an operator would: the other nodes cordoned, one backend pod
+    elsewhere deleted (its replacement can only go to `node`), the cordons lifted. The Deployment is not touched."""
+    if any(map(ready, core.list_namespaced_pod(NS, label_selector="app=backend",
+                                               field_selector=f"spec.nodeName={node}").items)):
+        return
+    others = [n for n in core.list_node().items if n.metadata.name != node]
+    for other in others:
+        core.patch_node(other.metadata.name, {"spec": {"unschedulable": True}})
+    try:
+        victim = next(p for p in core.list_namespaced_pod(NS, label_selector="app=backend").items
+                      if p.spec.node_name != node)
+        core.delete_namespaced_pod(victim.metadata.name, NS)
+
+        def placed():
+            backend = core.list_namespaced_pod(NS, label_selector="app=backend").items
+            return (len(backend) == ready_pods(core, "backend") == 2
+                    and any(p.spec.node_name == node for p in backend))
+        wait_until(placed, 30, f"a Ready backend pod on {node}")
+    finally:
+        for other in others:
+            core.patch_node(other.metadata.name, {"spec": {"unschedulable": other.spec.unschedulable}})
 
 
 def qdrant_points(lab, collection="documents") -> int | None:
@@ -105,10 +145,11 @@ def test_crashlooping_backend_is_restarted(lab, incident_dir, cluster, fault):
     apps, core = cluster
     fault("backend-crashloop")
     wait_until(lambda: app_health(lab) == 503, 30, "the crash loop to take the backend down")
+    stamped, crashing = restarted_at(apps.read_namespaced_deployment("backend", NS)), pod_uids(core, "backend")
     report = drill(lab, incident_dir, "DRILL-K8S-CRASHLOOP")
     assert "Pods crash-looping or not ready with no recent rollout" in report
-    annotations = apps.read_namespaced_deployment("backend", NS).spec.template.metadata.annotations or {}
-    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    assert restarted_at(apps.read_namespaced_deployment("backend", NS)) not in (None, stamped)
+    assert crashing and not pod_uids(core, "backend") & crashing
     assert ready_pods(core, "backend") == 2
     assert app_health(lab) == 200
 
@@ -116,23 +157,31 @@ def test_crashlooping_backend_is_restarted(lab, incident_dir, cluster, fault):
 @pytest.mark.drill
 def test_node_not_ready_moves_the_backend_to_ready_nodes(lab, incident_dir, cluster, fault):
     _apps, core = cluster
+    put_a_backend_pod_on(core, "node-2")
     fault("node-not-ready")
+    stranded = pod_uids(core, "backend", node="node-2")
+    assert stranded
     report = drill(lab, incident_dir, "DRILL-K8S-NODE")
     assert "A Kubernetes node is not ready" in report
     backend = core.list_namespaced_pod(NS, label_selector="app=backend").items
     assert backend and all(p.spec.node_name != "node-2" for p in backend)
+    assert not pod_uids(core, "backend") & stranded
     assert ready_pods(core, "backend") == 2
+    assert app_health(lab) == 200
 
 
 @pytest.mark.drill
 def test_qdrant_down_pods_are_recreated(lab, incident_dir, cluster, fault):
     _apps, core = cluster
+    points = qdrant_points(lab)
     fault("qdrant-down")
     wait_until(lambda: qdrant_points(lab) is None, 30, "Qdrant to stop answering")
+    crashing = pod_uids(core, "qdrant")
     report = drill(lab, incident_dir, "DRILL-QDRANT-DOWN")
     assert "Qdrant down" in report
     assert ready_pods(core, "qdrant") == 3
-    assert qdrant_points(lab) > 0
+    assert len(crashing) == 3 and not pod_uids(core, "qdrant") & crashing
+    assert points and qdrant_points(lab) == points
 
 
 @pytest.mark.drill
@@ -156,10 +205,11 @@ def test_qdrant_data_loss_waits_for_approval_then_restores(lab, incident_dir, cl
 def test_redis_pod_down_is_restarted(lab, incident_dir, cluster, fault):
     apps, core = cluster
     fault("redis-pod-down")
+    stamped, failing = restarted_at(apps.read_namespaced_stateful_set("redis", NS)), pod_uids(core, "redis")
     report = drill(lab, incident_dir, "DRILL-REDIS-POD")
     assert "Redis pods failing in Kubernetes" in report
-    annotations = apps.read_namespaced_stateful_set("redis", NS).spec.template.metadata.annotations or {}
-    assert "kubectl.kubernetes.io/restartedAt" in annotations
+    assert restarted_at(apps.read_namespaced_stateful_set("redis", NS)) not in (None, stamped)
+    assert failing and not pod_uids(core, "redis") & failing
     assert ready_pods(core, "redis") == 2
 
 
@@ -207,13 +257,13 @@ def test_kubernetes_outage_plan_changes_nothing(lab, incident_dir, cluster, faul
     apps, _core = cluster
     fault("bad-deploy")
     wait_until(lambda: app_health(lab) == 503, 30, "the bad rollout to take the backend down")
-    image = apps.read_namespaced_deployment("backend", NS).spec.template.spec.containers[0].image
+    before = snapshot_of(apps.api_client, apps.read_namespaced_deployment("backend", NS))
     result = run_playbook("playbooks/k8s-outage.yml", lab.root, incident_dir, {"incident_id": "K8S-PLAN"},
                           check=True)
     assert result.returncode == 0, result.stdout[-3000:]
     report, _ = report_of(incident_dir, "K8S-PLAN")
     assert "PLAN ONLY" in report and "A recent rollout broke the pods" in report
-    assert apps.read_namespaced_deployment("backend", NS).spec.template.spec.containers[0].image == image
+    assert snapshot_of(apps.api_client, apps.read_namespaced_deployment("backend", NS)) == before
     assert app_health(lab) == 503
 
 

@@ -5,6 +5,7 @@ import json
 import kubernetes
 import pytest
 from conftest import app_health, report_of, run_playbook
+from k8s_change_helpers import snapshot_of
 
 from lab import faults, k8s, redis_pair
 from lab.core import wait_until
@@ -100,16 +101,21 @@ def test_no_redis_node_left_runs_the_backend_without_the_cache_once_approved(lab
     with k8s.api(lab.service("k8s")) as client:
         apps = kubernetes.client.AppsV1Api(client)
 
+        def backend():
+            return apps.read_namespaced_deployment("backend", k8s.NAMESPACE)
+
         def redis_enabled():
-            container = apps.read_namespaced_deployment("backend", k8s.NAMESPACE).spec.template.spec.containers[0]
-            return {e.name: e.value for e in container.env}["REDIS_ENABLED"]
+            return {e.name: e.value for e in backend().spec.template.spec.containers[0].env}["REDIS_ENABLED"]
 
         faults.inject(lab, "redis-down")
         try:
+            wait_until(lambda: app_health(lab) == 503, 30, "the lost cache to fail the backend's health")
+            before = snapshot_of(client, backend())
             waiting = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
                                    {"incident_id": "DRILL-REDIS-NONE-WAIT", "remediation_mode": "auto"})
             assert waiting.returncode != 0  # high risk, not approved: nothing changed, recovery not proven
-            assert redis_enabled() == "true"
+            assert snapshot_of(client, backend()) == before and redis_enabled() == "true"
+            assert app_health(lab) == 503
             assert "needs_approval" in report_of(incident_dir, "DRILL-REDIS-NONE-WAIT")[0]
 
             fixed = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,

@@ -37,8 +37,14 @@ def test_seeded_namespace_is_healthy(lab, ansible_module):
 
 
 def test_check_mode_reads_the_same(lab, ansible_module):
-    result = ansible_module("k8s_cluster_info", connection(lab), check=True)
-    assert result["status"] == "ok" and result["changed"] is False and len(result["pods"]) >= 9
+    checked = ansible_module("k8s_cluster_info", connection(lab), check=True)
+    run = ansible_module("k8s_cluster_info", connection(lab))
+    assert checked["status"] == run["status"] == "ok" and checked["changed"] is run["changed"] is False
+    assert len(checked["pods"]) >= 9
+
+    def seen(result):
+        return ([(p["name"], p["ready"]) for p in result["pods"]], [(n["name"], n["ready"]) for n in result["nodes"]])
+    assert seen(checked) == seen(run)
 
 
 def test_crashlooping_rollout_is_one_finding_per_workload(lab, ansible_module):

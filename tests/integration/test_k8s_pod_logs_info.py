@@ -54,8 +54,13 @@ def test_label_selector_and_max_pods(lab, ansible_module):
 def test_previous_logs_of_a_crashlooping_pod(lab, ansible_module):
     with probe(lab) as (core, apps, ns):
         crashing = break_rollout(core, apps, ns)
-        result = ansible_module("k8s_pod_logs_info", connection(lab, pod=crashing[0], previous=True,
+        k8s.append_pod_logs(lab, NAME, ["INFO app: starting again after the crash"])  # the current container
+        result = ansible_module("k8s_pod_logs_info", connection(lab, pod=crashing[0], previous=True, return_lines=200,
                                                                 patterns={"exit": r"exited with code \d+"}))
+        previous = core.read_namespaced_pod_log(crashing[0], ns, previous=True).splitlines()
+        current = core.read_namespaced_pod_log(crashing[0], ns).splitlines()
+    assert previous != current  # reading the current container's log instead would fail the test
+    assert result["logs"][0]["lines"] == previous and result["logs"][0]["line_count"] == len(previous)
     assert result["logs"][0]["previous"] is True and result["logs"][0]["error"] is None
     assert result["patterns"]["exit"]["count"] >= 1
     assert result["findings"][0]["evidence"]["pods"] == [crashing[0]]

@@ -28,6 +28,11 @@ def image(cluster, name):
     return cluster.read("Deployment", name).spec.template.spec.containers[0].image
 
 
+def history(cluster, name):
+    """{revision: ReplicaSet name} of one of our Deployments."""
+    return {number: rs.metadata.name for number, rs in cluster.replicasets(name).items()}
+
+
 def test_undo_rolls_back_to_the_previous_revision(cluster, bad_rollout):
     result = cluster.run("k8s_rollout_undo", name=bad_rollout, wait_timeout=60)
     assert result["changed"] is True and not result["failed"], result["_stdout"]
@@ -73,10 +78,12 @@ def test_second_run_to_the_same_revision_changes_nothing(cluster, bad_rollout):
     assert first["changed"] is True and not first["failed"], first["_stdout"]
     renumbered = cluster.replicasets(bad_rollout)[3].metadata.annotations
     assert renumbered["deployment.kubernetes.io/revision-history"] == "1"
+    before, revisions = cluster.snapshot("Deployment", bad_rollout), history(cluster, bad_rollout)
     again = cluster.run("k8s_rollout_undo", name=bad_rollout, to_revision=1, wait_timeout=60)
     assert again["changed"] is False and not again["failed"], again["_stdout"]
     assert again["actions"] == []
     assert image(cluster, bad_rollout) == V1
+    assert cluster.snapshot("Deployment", bad_rollout) == before and history(cluster, bad_rollout) == revisions
 
 
 def test_refuses_a_revision_that_does_not_exist(cluster, bad_rollout):

@@ -19,6 +19,11 @@ def replicas(cluster, kind, name):
     return obj.spec.replicas, len(cluster.pods(name)), sum(map(cluster.ready, cluster.pods(name)))
 
 
+def state(cluster, name, *kinds):
+    """What a second run must leave alone: the snapshot of each object named `name`, and the pods' uids."""
+    return [cluster.snapshot(kind, name) for kind in kinds], {p.metadata.uid for p in cluster.pods(name)}
+
+
 def test_scale_up_waits_for_ready_replicas_and_second_run_changes_nothing(cluster):
     name = unique("scale")
     cluster.deployment(name, replicas=2)
@@ -27,9 +32,10 @@ def test_scale_up_waits_for_ready_replicas_and_second_run_changes_nothing(cluste
     assert result["before"] == {"replicas": 2, "ready": 2, "hpa": None}
     assert result["after"] == {"replicas": 4, "ready": 4, "hpa": None}
     assert replicas(cluster, "Deployment", name) == (4, 4, 4)
+    before = state(cluster, name, "Deployment")
     again = cluster.run("k8s_scale", name=name, replicas=4, wait_timeout=60)
     assert again["changed"] is False and not again["failed"] and again["actions"] == []
-    assert replicas(cluster, "Deployment", name) == (4, 4, 4)
+    assert state(cluster, name, "Deployment") == before
 
 
 def test_hpa_minimum_is_raised_so_it_keeps_the_replicas(cluster):
@@ -45,8 +51,10 @@ def test_hpa_minimum_is_raised_so_it_keeps_the_replicas(cluster):
     hpa = cluster.read("HorizontalPodAutoscaler", name)
     assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (4, 5)
     assert replicas(cluster, "Deployment", name) == (4, 4, 4)
+    before = state(cluster, name, "Deployment", "HorizontalPodAutoscaler")
     again = cluster.run("k8s_scale", name=name, replicas=4, wait_timeout=60)
     assert again["changed"] is False and again["actions"] == []
+    assert state(cluster, name, "Deployment", "HorizontalPodAutoscaler") == before
 
 
 def test_hpa_guards_refuse_and_change_nothing(cluster):
@@ -144,18 +152,23 @@ def test_raise_limits_lifts_the_hpa_maximum_too_and_second_run_changes_nothing(c
     hpa = cluster.read("HorizontalPodAutoscaler", name)
     assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (5, 5)
     assert replicas(cluster, "Deployment", name) == (5, 5, 5)
+    before = state(cluster, name, "Deployment", "HorizontalPodAutoscaler")
     again = cluster.run("k8s_scale", name=name, replicas=5, hpa_policy="raise_limits", wait_timeout=60)
     assert again["changed"] is False and not again["failed"] and again["actions"] == []
+    assert state(cluster, name, "Deployment", "HorizontalPodAutoscaler") == before
 
 
 def test_raise_limits_within_the_hpa_maximum_raises_only_the_minimum(cluster):
     name = unique("scale")
     cluster.deployment(name, replicas=2)
     cluster.hpa(name, name, low=2, high=5)
-    result = cluster.run("k8s_scale", check=True, name=name, replicas=4, hpa_policy="raise_limits")
-    assert result["changed"] is True and result["check_mode"] is True
+    result = cluster.run("k8s_scale", name=name, replicas=4, hpa_policy="raise_limits", wait_timeout=60)
+    assert result["changed"] is True and not result["failed"], result["_stdout"]
     assert result["actions"][0] == f"Raise minReplicas of HPA {name} from 2 to 4 (to revert, set it back to 2)"
     assert result["after"]["hpa"] == {"name": name, "min_replicas": 4, "max_replicas": 5}
+    hpa = cluster.read("HorizontalPodAutoscaler", name)
+    assert (hpa.spec.min_replicas, hpa.spec.max_replicas) == (4, 5)
+    assert replicas(cluster, "Deployment", name) == (4, 4, 4)
 
 
 def test_raise_limits_check_mode_changes_nothing(cluster):

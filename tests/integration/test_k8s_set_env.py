@@ -40,9 +40,11 @@ def test_set_rolls_out_returns_previous_and_second_run_changes_nothing(cluster, 
     # the rollout is complete: every pod runs with the new value
     assert pod_envs(cluster, backend) == [dict(ENV, REDIS_ENABLED="false")] * 2
     assert all(map(cluster.ready, cluster.pods(backend)))
+    before = cluster.snapshot("Deployment", backend)
     again = cluster.run("k8s_set_env", name=backend, set={"REDIS_ENABLED": "false"}, wait_timeout=60)
     assert again["changed"] is False and not again["failed"] and again["actions"] == []
     assert again["previous"] == {"REDIS_ENABLED": "false"}
+    assert cluster.snapshot("Deployment", backend) == before
 
 
 def test_revert_puts_the_previous_values_back(cluster, backend):
@@ -63,8 +65,10 @@ def test_remove_drops_only_the_named_variable(cluster, backend):
     assert result["previous"] == {"CACHE_ONLY_MODE": "false", "NOT_SET": None}
     assert result["revert"] == {"set": {"CACHE_ONLY_MODE": "false"}, "remove": ["NOT_SET"]}
     assert env_of(cluster, backend) == {"REDIS_ENABLED": "true", "LLM_PROVIDER": "openai"}
+    before = cluster.snapshot("Deployment", backend)
     again = cluster.run("k8s_set_env", name=backend, remove=["CACHE_ONLY_MODE"], wait_timeout=60)
-    assert again["changed"] is False
+    assert again["changed"] is False and not again["failed"] and again["actions"] == []
+    assert cluster.snapshot("Deployment", backend) == before
 
 
 def test_check_mode_changes_nothing(cluster, backend):

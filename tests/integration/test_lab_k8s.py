@@ -10,7 +10,7 @@ import pytest
 from kubernetes.client import ApiException, AppsV1Api, AutoscalingV2Api, CoreV1Api
 
 from lab import k8s
-from lab.core import Lab
+from lab.core import Lab, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +75,23 @@ def test_backend_deployment_has_its_env(cluster, apps):
     assert {c.type for c in deployment.status.conditions} == {"Available", "Progressing"}
 
 
-def test_controller_loop_runs_with_the_emulator(cluster, apps):
-    assert (Path(cluster["logs_dir"]).parent / "workloads.json").is_file()
-    ds = apps.read_namespaced_daemon_set("log-shipper", cluster["namespace"])
+def test_controller_loop_runs_with_the_emulator(cluster, apps, core):
+    namespace, workloads = cluster["namespace"], Path(cluster["logs_dir"]).parent / "workloads.json"
+    ds = apps.read_namespaced_daemon_set("log-shipper", namespace)
     assert ds.status.desired_number_scheduled == ds.status.number_ready == 3
+    passed = json.loads(workloads.read_text())["updated"]
+    gone = core.list_namespaced_pod(namespace, label_selector="app=log-shipper").items[0]
+    core.delete_namespaced_pod(gone.metadata.name, namespace)
+
+    def replaced():
+        shippers = core.list_namespaced_pod(namespace, label_selector="app=log-shipper").items
+        return (len(shippers) == 3 and gone.metadata.uid not in {p.metadata.uid for p in shippers}
+                and all(any(c.type == "Ready" and c.status == "True" for c in p.status.conditions or [])
+                        for p in shippers)
+                and gone.spec.node_name in {p.spec.node_name for p in shippers})
+
+    wait_until(replaced, timeout=30, what="the DaemonSet's pod made again on its node and Ready")
+    assert json.loads(workloads.read_text())["updated"] > passed
 
 
 def test_backend_has_two_replicaset_revisions(cluster, apps):

@@ -170,23 +170,31 @@ def test_statefulset_scales_by_ordinal(apps, core):
 
 @pytest.mark.parametrize("kind, name", [("StatefulSet", "redis"), ("DaemonSet", "log-shipper")])
 def test_restarted_at_replaces_every_pod(apps, core, kind, name):
-    before = {p.metadata.uid for p in pods(core, name)}
-    patch = {"spec": {"template": {"metadata": {"annotations": {
-        "kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}}}}}
-    read = apps.read_namespaced_stateful_set if kind == "StatefulSet" else apps.read_namespaced_daemon_set
-    (apps.patch_namespaced_stateful_set if kind == "StatefulSet" else apps.patch_namespaced_daemon_set)(
-        name, NS, patch)
+    read, patch = ((apps.read_namespaced_stateful_set, apps.patch_namespaced_stateful_set) if kind == "StatefulSet"
+                   else (apps.read_namespaced_daemon_set, apps.patch_namespaced_daemon_set))
+    annotations = read(name, NS).spec.template.metadata.annotations
 
-    def replaced():
+    def replaced(before):
         now = pods(core, name)
         return len(now) == len(before) and all(ready(p) for p in now) and not before & {p.metadata.uid for p in now}
 
-    wait(replaced, f"every pod of {name} replaced and Ready")
-    status = read(name, NS).status
-    if kind == "StatefulSet":
-        assert status.current_revision == status.update_revision and status.updated_replicas == 2
-    else:
-        assert status.updated_number_scheduled == status.number_ready == 3
+    def restart(change):
+        before = {p.metadata.uid for p in pods(core, name)}
+        patch(name, NS, change)
+        wait(lambda: replaced(before), f"every pod of {name} replaced and Ready")
+
+    try:
+        restart({"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": "2026-01-01T00:00:00Z"}}}}})
+        status = read(name, NS).status
+        if kind == "StatefulSet":
+            assert status.current_revision == status.update_revision and status.updated_replicas == 2
+        else:
+            assert status.updated_number_scheduled == status.number_ready == 3
+    finally:  # the template as it was (a template change, so its pods are replaced once more)
+        restart([{"op": "remove", "path": "/spec/template/metadata/annotations"} if annotations is None else
+                 {"op": "replace", "path": "/spec/template/metadata/annotations", "value": annotations}])
+    assert read(name, NS).spec.template.metadata.annotations == annotations
 
 
 def test_crashloop_marked_template_stalls_the_rollout(apps, core, frontend_template):
@@ -302,8 +310,7 @@ def test_redis_pod_down_and_redis_disabled(lab, apps, core):
 
 
 def test_llm_outage_fails_health_unless_cache_only(lab, apps):
-    if not lab.service("llm"):
-        pytest.skip("the lab runs no LLM stand-in")
+    assert lab.service("llm"), "the lab always runs its LLM stand-in"
     assert health_when(lab, 200, "a healthy app")["checks"]["llm"] == "ok"
     try:
         faults.inject(lab, "llm-outage")
@@ -317,8 +324,7 @@ def test_llm_outage_fails_health_unless_cache_only(lab, apps):
 
 
 def test_lost_qdrant_collection_fails_health(lab):
-    if not lab.service("qdrant"):
-        pytest.skip("the lab runs no Qdrant stand-in")
+    assert lab.service("qdrant"), "the lab always runs its Qdrant stand-in"
     try:
         faults.inject(lab, "qdrant-data-lost")
         assert "documents" in health_when(lab, 503, "the app to answer 503")["checks"]["qdrant"]
