@@ -223,6 +223,13 @@ def test_llm_outage_switches_to_the_fallback_and_reverts(lab, incident_dir, clus
     assert backend_env(apps)["LLM_PROVIDER"] == "anthropic"
     assert app_health(lab) == 200
 
+    # The next person on call runs it again while OpenAI is still out: the fallback is found in place and
+    # verified, not reported as an unrecovered outage.
+    generation = apps.read_namespaced_deployment("backend", NS).metadata.generation
+    again = drill(lab, incident_dir, "DRILL-LLM-OUTAGE-AGAIN")
+    assert "nothing to change" in again
+    assert apps.read_namespaced_deployment("backend", NS).metadata.generation == generation
+
     refused = run_playbook("playbooks/llm-provider-outage.yml", lab.root, incident_dir,
                            {"incident_id": "DRILL-LLM-REVERT-EARLY"}, tags="revert")
     assert refused.returncode != 0 and "is not healthy yet" in refused.stdout
