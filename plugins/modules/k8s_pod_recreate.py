@@ -114,11 +114,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.k8s_changes import (
     read_pod,
     run_change,
 )
-from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import (
-    HAS_K8S,
-    K8S_IMPORT_ERROR,
-    k8s_argument_spec,
-)
+from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import k8s_argument_spec
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_state import controller_ref, pod_summary
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_workloads import list_pods
 
@@ -203,7 +199,6 @@ def main():
         shared=(k8s_argument_spec, lambda: wait_argument_spec(300)),
         supports_check_mode=True,
     )
-    module.require_library("kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     run_change(module, recreate)
 
 

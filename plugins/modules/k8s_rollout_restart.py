@@ -112,11 +112,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.k8s_changes import (
     run_change,
     wait_rollout,
 )
-from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import (
-    HAS_K8S,
-    K8S_IMPORT_ERROR,
-    k8s_argument_spec,
-)
+from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import k8s_argument_spec
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_workloads import get_workload
 from ansible_collections.sre.runbooks.plugins.module_utils.timestamps import seconds_since
 
@@ -187,7 +183,6 @@ def main():
         bounds={"skip_if_restarted_within": (0, None)},
         supports_check_mode=True,
     )
-    module.require_library("kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     run_change(module, restart)
 
 

@@ -120,11 +120,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.k8s_changes import (
     template_without_hash,
     wait_rollout,
 )
-from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import (
-    HAS_K8S,
-    K8S_IMPORT_ERROR,
-    k8s_argument_spec,
-)
+from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import k8s_argument_spec
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_state import (
     CHANGE_CAUSE,
     REVISION,
@@ -223,7 +219,6 @@ def main():
         bounds={"to_revision": (1, None)},
         supports_check_mode=True,
     )
-    module.require_library("kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     run_change(module, undo)
 
 

@@ -137,11 +137,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.k8s_changes import (
     run_change,
     scale_workload,
 )
-from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import (
-    HAS_K8S,
-    K8S_IMPORT_ERROR,
-    k8s_argument_spec,
-)
+from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import k8s_argument_spec
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_workloads import get_workload, workload_hpa
 
 
@@ -237,7 +233,6 @@ def main():
         bounds={"replicas": (0, None), "max_replicas": (0, None)},
         supports_check_mode=True,
     )
-    module.require_library("kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     run_change(module, scale)
 
 

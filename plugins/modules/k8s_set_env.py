@@ -126,11 +126,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.common import Runbook
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.guards import require
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_changes import patch_workload, run_change, wait_rollout
-from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import (
-    HAS_K8S,
-    K8S_IMPORT_ERROR,
-    k8s_argument_spec,
-)
+from ansible_collections.sre.runbooks.plugins.module_utils.k8s_client import k8s_argument_spec
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_workloads import get_workload
 
 
@@ -223,7 +219,6 @@ def main():
         required_one_of=[("set", "remove")],
         supports_check_mode=True,
     )
-    module.require_library("kubernetes", HAS_K8S, K8S_IMPORT_ERROR)
     run_change(module, set_env)
 
 
