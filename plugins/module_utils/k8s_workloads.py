@@ -41,7 +41,7 @@ except ImportError:
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 # method suffix of the client's APIs per kind (read_namespaced_<suffix>, patch_namespaced_<suffix>, ...)
 API_NAMES = {"Deployment": "deployment", "StatefulSet": "stateful_set", "DaemonSet": "daemon_set",
-          "ReplicaSet": "replica_set"}
+             "ReplicaSet": "replica_set"}
 
 
 class NotFound(RunbookError):
