@@ -1,0 +1,112 @@
+# Copyright: sre.runbooks contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reads of EC2 instances and Auto Scaling groups that the load balancer, instance and capacity modules share.
+
+An instance is selected by id, by tags, or as a member of an Auto Scaling group; every module
+that takes "the service's instances" takes them through select_instances(), so they are the same
+instances whatever module asks.
+"""
+
+from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import call
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
+
+NOT_FOUND_CODES = ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed")
+
+
+def selection_argument_spec():
+    """The options that select instances: instance_ids, tags, asg_name (any combination, ANDed)."""
+    return {
+        "instance_ids": {"type": "list", "elements": "str"},
+        "tags": {"type": "dict"},
+        "asg_name": {"type": "str"},
+    }
+
+
+def paginate(method, key, token_in="NextToken", token_out="NextToken", **kwargs):
+    """Every item of key over every page of one describe call."""
+    items = []
+    while True:
+        page = call(method, **kwargs)
+        items.extend(page.get(key, []))
+        if not page.get(token_out):
+            return items
+        kwargs[token_in] = page[token_out]
+
+
+def read_group(autoscaling, name):
+    """One Auto Scaling group as AWS returns it; RunbookError (asg_not_found) when it does not exist."""
+    groups = call(autoscaling.describe_auto_scaling_groups, AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    if not groups:
+        raise RunbookError(f"Auto Scaling group {name} does not exist.", aws_error_code="asg_not_found")
+    return groups[0]
+
+
+def tag_dict(tags):
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def instance_entry(raw, members):
+    """What the modules show of one instance; members: {id: ASG instance entry} of the selected group."""
+    tags = tag_dict(raw.get("Tags"))
+    member = members.get(raw["InstanceId"], {})
+    placement = raw.get("Placement") or {}
+    return {
+        "id": raw["InstanceId"], "name": tags.get("Name"), "state": (raw.get("State") or {}).get("Name"),
+        "state_reason": (raw.get("StateReason") or {}).get("Message"), "type": raw.get("InstanceType"),
+        "az": placement.get("AvailabilityZone"), "vpc_id": raw.get("VpcId"), "subnet_id": raw.get("SubnetId"),
+        "private_ip": raw.get("PrivateIpAddress"),
+        "security_groups": [g["GroupId"] for g in raw.get("SecurityGroups", [])],
+        "launch_time": str(raw["LaunchTime"]) if raw.get("LaunchTime") else None,
+        "tags": tags, "asg": tags.get("aws:autoscaling:groupName") or (member and member.get("group")) or None,
+        "asg_lifecycle": member.get("LifecycleState"), "asg_health": member.get("HealthStatus"),
+    }
+
+
+def select_instances(ec2, autoscaling, instance_ids=None, tags=None, asg_name=None):
+    """(instances, group): the instances matching every selector given, sorted by id, and the raw group or None.
+
+    Terminated instances are left out (AWS keeps listing them for an hour). With asg_name, an instance
+    is selected when the group lists it; the group's own entry (lifecycle, health) is merged in.
+    """
+    if not (instance_ids or tags or asg_name):
+        raise RunbookError("No instances selected: give instance_ids, tags or asg_name.", option="instance_ids")
+    group, members = None, {}
+    if asg_name:
+        group = read_group(autoscaling, asg_name)
+        members = {m["InstanceId"]: dict(m, group=asg_name) for m in group.get("Instances", [])}
+        if not members:
+            return [], group
+    filters = [{"Name": f"tag:{key}", "Values": [str(value)]} for key, value in (tags or {}).items()]
+    filters.append({"Name": "instance-state-name",
+                    "Values": ["pending", "running", "shutting-down", "stopping", "stopped"]})
+    ids = sorted(set(instance_ids or []) & set(members) if instance_ids and asg_name
+                 else instance_ids or members)
+    if (instance_ids and asg_name) and not ids:
+        return [], group
+    kwargs = {"Filters": filters}
+    if ids:
+        kwargs["InstanceIds"] = list(ids)
+    try:
+        reservations = paginate(ec2.describe_instances, "Reservations", **kwargs)
+    except RunbookError as exc:
+        if exc.details.get("aws_error_code") in NOT_FOUND_CODES:
+            raise RunbookError(f"An instance of instance_ids does not exist: {exc.msg}",
+                               option="instance_ids", aws_error_code=exc.details["aws_error_code"]) from exc
+        raise
+    found = [instance_entry(raw, members) for res in reservations for raw in res.get("Instances", [])]
+    return sorted(found, key=lambda i: i["id"]), group
+
+
+def status_checks(ec2, instance_ids):
+    """{id: {system, instance, events}} of describe-instance-status (running or not)."""
+    if not instance_ids:
+        return {}
+    statuses = paginate(ec2.describe_instance_status, "InstanceStatuses",
+                        InstanceIds=list(instance_ids), IncludeAllInstances=True)
+    return {s["InstanceId"]: {
+        "system": (s.get("SystemStatus") or {}).get("Status"),
+        "instance": (s.get("InstanceStatus") or {}).get("Status"),
+        "events": [{"code": e.get("Code"), "description": e.get("Description"),
+                    "not_before": str(e["NotBefore"]) if e.get("NotBefore") else None}
+                   for e in s.get("Events", [])],
+    } for s in statuses}
