@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """AWS client factory: region, profile, endpoint URL and adaptive retries, handled once."""
 
+import threading
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -38,23 +39,44 @@ def aws_argument_spec():
     }
 
 
-def client(params, service):
-    """A boto3 client with adaptive retries and bounded timeouts."""
-    config = botocore.config.Config(
-        retries={"mode": "adaptive", "max_attempts": params["max_attempts"]},
-        connect_timeout=params["api_timeout"], read_timeout=params["api_timeout"],
-    )
-    try:
-        session = boto3.session.Session(
+# One session per set of credentials and one client per service in a process: incident_triage_info runs every
+# AWS check in threads of one process, and building a client (loading its service model) is the costly part.
+# Sessions are not thread-safe; clients are, once built, so building happens under the lock.
+_SESSIONS = {}
+_CLIENTS = {}
+_LOCK = threading.Lock()
+
+
+def _session(params):
+    key = tuple(params.get(name) for name in ("profile", "region", "access_key", "secret_key", "session_token"))
+    if key not in _SESSIONS:
+        _SESSIONS[key] = boto3.session.Session(
             profile_name=params.get("profile"), region_name=params.get("region"),
             aws_access_key_id=params.get("access_key"), aws_secret_access_key=params.get("secret_key"),
             aws_session_token=params.get("session_token"),
         )
-        return session.client(service, endpoint_url=params.get("endpoint_url"), config=config)
-    except botocore.exceptions.ProfileNotFound as exc:
-        raise RunbookError(f"AWS profile {params.get('profile')!r} is not configured (option profile).") from exc
-    except botocore.exceptions.NoRegionError as exc:
-        raise RunbookError("No AWS region: set option region or AWS_REGION.") from exc
+    return _SESSIONS[key]
+
+
+def client(params, service):
+    """A boto3 client with adaptive retries and bounded timeouts (one per service and connection settings)."""
+    key = (service, params.get("endpoint_url"), params["max_attempts"], params["api_timeout"],
+           *(params.get(name) for name in ("profile", "region", "access_key", "secret_key", "session_token")))
+    config = botocore.config.Config(
+        retries={"mode": "adaptive", "max_attempts": params["max_attempts"]},
+        connect_timeout=params["api_timeout"], read_timeout=params["api_timeout"],
+    )
+    with _LOCK:
+        if key in _CLIENTS:
+            return _CLIENTS[key]
+        try:
+            made = _session(params).client(service, endpoint_url=params.get("endpoint_url"), config=config)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise RunbookError(f"AWS profile {params.get('profile')!r} is not configured (option profile).") from exc
+        except botocore.exceptions.NoRegionError as exc:
+            raise RunbookError("No AWS region: set option region or AWS_REGION.") from exc
+        _CLIENTS[key] = made
+        return made
 
 
 def call(method, **kwargs):
