@@ -12,7 +12,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import NotConfirmed, RunbookError
 
 
 def check_bounds(params, bounds):
@@ -58,11 +58,26 @@ class RunbookModule(AnsibleModule):
         """Call action(self) and fail once, cleanly, on a typed error."""
         try:
             return action(self)
+        except NotConfirmed as exc:
+            self.fail_json(msg=exc.msg, changed=exc.changed, check_mode=False, **exc.details)
         except RunbookError as exc:
             details = dict(exc.details)
             self.fail_json(msg=exc.msg, changed=False, **details)
         except Exception as exc:  # noqa: BLE001 -- last resort: a bug, reported with its traceback
             self.fail_json(msg=f"Unexpected error: {exc}", exception=traceback.format_exc(), changed=False)
+
+    def exit_change(self, result):
+        """Exit with a remediation's result: changed from its actions (unless set), check_mode, and the
+        before/after diff when --diff is asked for."""
+        result.setdefault("changed", bool(result.get("actions")))
+        result["check_mode"] = self.check_mode
+        if self._diff:
+            result["diff"] = {"before": result.get("before"), "after": result.get("after")}
+        self.exit_json(**result)
+
+    def run_change(self, change):
+        """Exit with change(module)'s result (see exit_change); a NotConfirmed fails with changed=true."""
+        self.run(lambda module: module.exit_change(change(module)))
 
     def run_check(self, check):
         """Exit with check(params) (a module_utils.checks run function); a typed error fails once."""

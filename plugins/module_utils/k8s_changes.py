@@ -11,7 +11,7 @@ kubectl: ``rollout_progress`` is ``kubectl rollout status``, ``pod_state``'s rea
 import copy
 import datetime
 
-from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import NotConfirmed
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_state import pod_summary, rollout_state
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_workloads import API_NAMES, connect, get_workload
 from ansible_collections.sre.runbooks.plugins.module_utils.waiting import wait_for
@@ -19,10 +19,6 @@ from ansible_collections.sre.runbooks.plugins.module_utils.waiting import wait_f
 HASH_LABEL = "pod-template-hash"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-
-
-class NotConfirmed(RunbookError):
-    """The change was made, but the new state did not arrive in time."""
 
 
 # reading and writing ---------------------------------------------------------------------------
@@ -119,7 +115,7 @@ def confirm(module, observe, what, result):
     ok, state, duration = wait_for(observe, lambda s: s["done"] or s.get("failed", False),
                                    params["wait_timeout"], params["wait_sleep"])
     seen = state.get("message") or state.get("error")
-    done = {key: value for key, value in result.items() if key not in ("msg", "changed")}
+    done = {key: value for key, value in result.items() if key != "changed"}
     if ok and state.get("failed"):
         raise NotConfirmed(f"{what}: {seen}", **done)
     if not ok:
@@ -136,17 +132,7 @@ def wait_rollout(module, k8s, kind, name, result):
 
 def run_change(module, change):
     """Exit with change(module, k8s)'s result (changed from its actions, diff when asked), or fail once."""
-    def action(module):
-        try:
-            result = change(module, connect(module.params))
-        except NotConfirmed as exc:
-            module.fail_json(msg=exc.msg, changed=True, check_mode=False, **exc.details)
-        result.setdefault("changed", bool(result["actions"]))
-        result["check_mode"] = module.check_mode
-        if module._diff:
-            result["diff"] = {"before": result["before"], "after": result["after"]}
-        module.exit_json(**result)
-    module.run(action)
+    module.run_change(lambda module: change(module, connect(module.params)))
 
 
 def now_rfc3339():

@@ -133,10 +133,9 @@ duration:
 import time
 
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule, wait_argument_spec
-from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import NotConfirmed, RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.guards import require
 from ansible_collections.sre.runbooks.plugins.module_utils.k8s_changes import (
-    NotConfirmed,
     confirm,
     replicas_progress,
     run_change,

@@ -123,14 +123,10 @@ from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import (
     client,
 )
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule, wait_argument_spec
-from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import NotConfirmed, RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.guards import require
 from ansible_collections.sre.runbooks.plugins.module_utils.rds import NOT_FOUND_CODES, replica_lag_ms
 from ansible_collections.sre.runbooks.plugins.module_utils.waiting import wait_for
-
-
-class NotConfirmed(RunbookError):
-    """The failover was requested, but the new state did not arrive in time."""
 
 
 def describe(method, kind, resource_id, key, **kwargs):
@@ -264,18 +260,9 @@ def fail_over_instance(module, rds):
 def fail_over(module):
     params = module.params
     rds = client(params, "rds")
-    try:
-        if params["cluster_id"]:
-            result = fail_over_cluster(module, rds, client(params, "cloudwatch"))
-        else:
-            result = fail_over_instance(module, rds)
-    except NotConfirmed as exc:
-        details = dict(exc.details, msg=exc.msg)
-        return module.fail_json(changed=True, check_mode=False, **details)
-    result.update(check_mode=module.check_mode, changed=bool(result["actions"]))
-    if module._diff:
-        result["diff"] = {"before": result["before"], "after": result["after"]}
-    module.exit_json(**result)
+    if params["cluster_id"]:
+        return fail_over_cluster(module, rds, client(params, "cloudwatch"))
+    return fail_over_instance(module, rds)
 
 
 def main():
@@ -294,7 +281,7 @@ def main():
         supports_check_mode=True,
     )
     module.require_library("boto3", HAS_BOTO3, BOTO3_IMPORT_ERROR)
-    module.run(fail_over)
+    module.run_change(fail_over)
 
 
 if __name__ == "__main__":
