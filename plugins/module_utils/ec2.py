@@ -11,6 +11,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import cal
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 
 NOT_FOUND_CODES = ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed")
+SELECTORS = ("instance_ids", "tags", "asg_name")
 
 
 def selection_argument_spec():
@@ -20,6 +21,35 @@ def selection_argument_spec():
         "tags": {"type": "dict"},
         "asg_name": {"type": "str"},
     }
+
+
+def validate_selection(params, tag_options=("tags",)):
+    """RunbookError naming the option for a selection the argument spec cannot judge: every selector empty,
+    an instance id that is not one (i-...), a tag without key or value (in each option of tag_options)."""
+    if not any(params.get(option) for option in SELECTORS):
+        raise RunbookError("instance_ids, tags and asg_name are all empty: select at least one instance.",
+                           option="instance_ids")
+    malformed = [str(i) for i in params.get("instance_ids") or [] if not str(i).startswith("i-")]
+    if malformed:
+        raise RunbookError(f"instance_ids must be EC2 instance ids (i-...), not {', '.join(malformed)}.",
+                           option="instance_ids")
+    for option in tag_options:
+        for key, value in (params.get(option) or {}).items():
+            if not key or value is None or str(value) == "":
+                raise RunbookError(f"{option} needs a key and a value for every tag; {key or 'a tag'} has "
+                                   f"{'no key' if not key else 'no value'}.", option=option)
+
+
+def describe_selection(instance_ids=None, tags=None, asg_name=None):
+    """The selection in words: 'instance_ids i-1, i-2; tags Service=pynomaly; asg_name pynomaly-asg'."""
+    parts = []
+    if instance_ids:
+        parts.append(f"instance_ids {', '.join(instance_ids)}")
+    if tags:
+        parts.append(f"tags {', '.join(f'{k}={v}' for k, v in tags.items())}")
+    if asg_name:
+        parts.append(f"asg_name {asg_name}")
+    return "; ".join(parts)
 
 
 def paginate(method, key, token_in="NextToken", token_out="NextToken", **kwargs):
@@ -37,7 +67,8 @@ def read_group(autoscaling, name):
     """One Auto Scaling group as AWS returns it; RunbookError (asg_not_found) when it does not exist."""
     groups = call(autoscaling.describe_auto_scaling_groups, AutoScalingGroupNames=[name])["AutoScalingGroups"]
     if not groups:
-        raise RunbookError(f"Auto Scaling group {name} does not exist.", aws_error_code="asg_not_found")
+        raise RunbookError(f"Auto Scaling group {name} does not exist.", option="asg_name",
+                           aws_error_code="asg_not_found")
     return groups[0]
 
 
@@ -52,7 +83,7 @@ def instance_entry(raw, members):
     placement = raw.get("Placement") or {}
     return {
         "id": raw["InstanceId"], "name": tags.get("Name"), "state": (raw.get("State") or {}).get("Name"),
-        "state_reason": (raw.get("StateReason") or {}).get("Message"), "type": raw.get("InstanceType"),
+        "state_reason": (raw.get("StateReason") or {}).get("Message") or None, "type": raw.get("InstanceType"),
         "az": placement.get("AvailabilityZone"), "vpc_id": raw.get("VpcId"), "subnet_id": raw.get("SubnetId"),
         "private_ip": raw.get("PrivateIpAddress"),
         "security_groups": [g["GroupId"] for g in raw.get("SecurityGroups", [])],
@@ -98,15 +129,39 @@ def select_instances(ec2, autoscaling, instance_ids=None, tags=None, asg_name=No
 
 
 def status_checks(ec2, instance_ids):
-    """{id: {system, instance, events}} of describe-instance-status (running or not)."""
+    """{id: {state, system, instance, events}} of describe-instance-status (running or not).
+
+    system and instance are the check statuses: ok, impaired, initializing, insufficient-data, or
+    not-applicable (an instance that is not running).
+    """
     if not instance_ids:
         return {}
     statuses = paginate(ec2.describe_instance_status, "InstanceStatuses",
                         InstanceIds=list(instance_ids), IncludeAllInstances=True)
     return {s["InstanceId"]: {
+        "state": (s.get("InstanceState") or {}).get("Name"),
         "system": (s.get("SystemStatus") or {}).get("Status"),
         "instance": (s.get("InstanceStatus") or {}).get("Status"),
         "events": [{"code": e.get("Code"), "description": e.get("Description"),
                     "not_before": str(e["NotBefore"]) if e.get("NotBefore") else None}
                    for e in s.get("Events", [])],
     } for s in statuses}
+
+
+IN_SERVICE = "InService"
+
+
+def group_capacity(group):
+    """{desired, min, max, in_service, pending, unhealthy} of one group as read_group returns it.
+
+    An instance is in service when its lifecycle state is InService and its health Healthy: an Unhealthy
+    one is about to be replaced and serves nothing. pending counts the Pending* lifecycle states.
+    """
+    instances = group.get("Instances", [])
+    return {
+        "desired": group.get("DesiredCapacity"), "min": group.get("MinSize"), "max": group.get("MaxSize"),
+        "in_service": sum(1 for i in instances
+                          if i.get("LifecycleState") == IN_SERVICE and i.get("HealthStatus") == "Healthy"),
+        "pending": sum(1 for i in instances if str(i.get("LifecycleState", "")).startswith("Pending")),
+        "unhealthy": sum(1 for i in instances if i.get("HealthStatus") == "Unhealthy"),
+    }
