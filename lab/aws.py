@@ -14,8 +14,10 @@ application log groups, the latter with recent lines incl. errors.
 
 from __future__ import annotations
 
+import gzip
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import boto3
 
@@ -32,6 +34,30 @@ RECORD_NAME = "api.pynomaly.internal."
 WEIGHTED_RECORDS = (("primary", 100, "10.20.1.10"), ("secondary", 0, "10.30.1.10"))
 APP_LOG_GROUP = "/var/log/pynomaly/application"
 ALB_LOG_GROUP = "/aws/applicationloadbalancer/pynomaly-alb"
+ACCESS_LOG_BUCKET = "pynomaly-alb-logs"
+ACCESS_LOG_PREFIX = "alb"
+# The access log entries of the last 15 minutes, as (count, method, path, elb status, target status (None: "-"),
+# target_processing_time of each (None: -1, the target did not answer), from the failing target only).
+# elb_access_log_info's tests assert what follows from them: 200 requests, 6 of them 5xx, all from the third
+# instance on /api/v1/detect, 6 4xx, target_processing_time p50 0.002 / p95 0.18 / p99 5.5 over 196 samples.
+ACCESS_LOG_MIX = (
+    (150, "GET", "/health", 200, 200, (0.002,), False),
+    (30, "POST", "/api/v1/detect", 200, 200, (0.180,), False),
+    (6, "GET", "/api/v1/unknown", 404, 404, (0.003,), False),
+    (8, "GET", "/api/v1/reports", 200, 200, (2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0), False),
+    (4, "POST", "/api/v1/detect", 502, None, (None,), True),
+    (2, "POST", "/api/v1/detect", 500, 500, (0.050,), True),
+)
+ACCESS_LOG_OLD_503 = 50  # one object of two days ago: 50 entries, 503 with no target (outside a 60-minute window)
+ALB_LOG_LINES = (  # the ALB log group's stream: (level, elb status, target status, method, path)
+    ("INFO", 200, 200, "GET", "/health"),
+    ("ERROR", 502, None, "POST", "/api/v1/detect"),
+    ("INFO", 200, 200, "POST", "/api/v1/detect"),
+    ("ERROR", 502, None, "POST", "/api/v1/detect"),
+    ("ERROR", 500, 500, "POST", "/api/v1/detect"),
+    ("INFO", 200, 200, "GET", "/api/v1/models"),
+    ("ERROR", 502, None, "POST", "/api/v1/detect"),
+)
 APP_LOG_LINES = (
     "INFO uvicorn: Started server process [4121]",
     "INFO uvicorn: Application startup complete",
@@ -74,7 +100,7 @@ def up(lab: Lab) -> dict:
                      f"moto at {info['endpoint_url']}", interval=0.2)
     try:  # aws.up is also used alone (tests): a half-seeded estate is no estate
         for seed in (_seed_network, _seed_load_balancer, _seed_compute,
-                     _seed_database, _seed_dns, _seed_logs):
+                     _seed_database, _seed_dns, _seed_logs, _seed_access_logs):
             info.update(seed(info))
     except Exception:
         lab.stop("moto")
@@ -253,3 +279,83 @@ def _seed_logs(info: dict) -> dict:
     logs.put_log_events(logGroupName=APP_LOG_GROUP, logStreamName=stream, logEvents=events)
     return {"log_group_name": APP_LOG_GROUP, "alb_log_group_name": ALB_LOG_GROUP,
             "log_stream_name": stream}
+
+
+def _alb_log_line(when: datetime, lb: dict, number: int, target: str, seconds: float | None, elb_status: int,
+                  target_status: int | None, method: str, path: str) -> str:
+    """One entry in the documented ALB access log format (quoted fields as the ALB quotes them)."""
+    no_target = target == "-"
+    times = ("-1", "-1", "-1") if no_target else ("0.001", "-1" if seconds is None else f"{seconds:.3f}",
+                                                 "-1" if seconds is None else "0.000")
+    status = "-" if target_status is None else str(target_status)
+    created = when - timedelta(seconds=seconds or 0)
+    return (f"http {when:%Y-%m-%dT%H:%M:%S.%fZ} {lb['id']} 203.0.113.{10 + number % 50}:{40000 + number} {target} "
+            f"{' '.join(times)} {elb_status} {status} {180 + number % 40} {420 + number % 90} "
+            f'"{method} http://{lb["dns"]}:80{path} HTTP/1.1" "python-requests/2.32.3" - - {lb["tg_arn"]} '
+            f'"Root=1-{int(when.timestamp()):08x}-{number:024x}" "-" "-" 0 {created:%Y-%m-%dT%H:%M:%S.%fZ} '
+            f'"forward" "-" "-" "{target}" "{status}" "-" "-" TID_{number:032x}')
+
+
+def _seed_access_logs(info: dict) -> dict:
+    """ALB access logs in S3 as the ALB writes them, and ALB-style error lines in the ALB log group.
+
+    One gzip object per five minutes at
+    s3://pynomaly-alb-logs/alb/AWSLogs/<account>/elasticloadbalancing/<region>/<yyyy>/<mm>/<dd>/
+    <account>_elasticloadbalancing_<region>_app.pynomaly-alb.<id>_<end time>_<node ip>_<random>.log.gz:
+    the ACCESS_LOG_MIX entries spread over the three objects of the last 15 minutes (of the seed), the 5xx
+    from the third instance; and one object of two days ago with ACCESS_LOG_OLD_503 entries 503 without a
+    target. moto never writes access logs itself (nor checks the bucket policy an ALB needs), and
+    access_logs.s3.* set on the load balancer is only stored.
+    """
+    s3 = client(info, "s3")
+    account = client(info, "sts").get_caller_identity()["Account"]
+    s3.create_bucket(Bucket=ACCESS_LOG_BUCKET)
+    elb = client(info, "elbv2")
+    raw = elb.describe_load_balancers(LoadBalancerArns=[info["load_balancer_arn"]])["LoadBalancers"][0]
+    elb.modify_load_balancer_attributes(LoadBalancerArn=info["load_balancer_arn"], Attributes=[
+        {"Key": "access_logs.s3.enabled", "Value": "true"},
+        {"Key": "access_logs.s3.bucket", "Value": ACCESS_LOG_BUCKET},
+        {"Key": "access_logs.s3.prefix", "Value": ACCESS_LOG_PREFIX}])
+    lb_id = raw["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
+    lb = {"id": lb_id, "dns": raw["DNSName"], "tg_arn": info["target_group_arn"]}
+    reservations = client(info, "ec2").describe_instances(InstanceIds=info["instance_ids"])["Reservations"]
+    address = {i["InstanceId"]: i["PrivateIpAddress"] for r in reservations for i in r["Instances"]}
+    targets = [f"{address[i]}:8000" for i in info["instance_ids"]]
+    entries = [(method, path, elb_status, target_status, seconds[n % len(seconds)], failing)
+               for count, method, path, elb_status, target_status, seconds, failing in ACCESS_LOG_MIX
+               for n in range(count)]
+    newest_end = datetime.now(UTC).replace(second=0, microsecond=0)
+    newest_end -= timedelta(minutes=newest_end.minute % 5)
+    files = {newest_end - timedelta(minutes=5 * (2 - k)): [e for n, e in enumerate(entries) if n % 3 == k]
+             for k in range(3)}
+    files[newest_end - timedelta(days=2)] = [("POST", "/api/v1/detect", 503, None, None, None)] * ACCESS_LOG_OLD_503
+    keys, number = [], 0
+    for k, (end, batch) in enumerate(sorted(files.items())):
+        lines = []
+        for j, (method, path, elb_status, target_status, seconds, failing) in enumerate(batch):
+            number += 1
+            target = "-" if failing is None else targets[-1] if failing else targets[number % len(targets)]
+            when = end - timedelta(seconds=300) + timedelta(seconds=300 * (j + 1) / (len(batch) + 1))
+            lines.append(_alb_log_line(when, lb, number, target, seconds, elb_status, target_status, method, path))
+        key = (f"{ACCESS_LOG_PREFIX}/AWSLogs/{account}/elasticloadbalancing/{REGION}/{end:%Y/%m/%d}/"
+               f"{account}_elasticloadbalancing_{REGION}_app.{raw['LoadBalancerName']}.{lb_id.rsplit('/', 1)[1]}_"
+               f"{end:%Y%m%dT%H%MZ}_10.20.1.{200 + k}_{('2et2e1mx', '5m9wq0fx', '1qbq3x8k', '7h2kq4zd')[k]}.log.gz")
+        body = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+        s3.put_object(Bucket=ACCESS_LOG_BUCKET, Key=key, Body=body)
+        keys.append(key)
+    logs = client(info, "logs")
+    stream = raw["LoadBalancerName"]
+    logs.create_log_stream(logGroupName=ALB_LOG_GROUP, logStreamName=stream)
+    start_ms = int(time.time() * 1000) - 20000 * len(ALB_LOG_LINES)
+    events = []
+    for n, (level, elb_status, target_status, method, path) in enumerate(ALB_LOG_LINES):
+        target = targets[-1] if level == "ERROR" else targets[n % len(targets)]
+        reason = ' error_reason="the target closed the connection"' if target_status is None else ""
+        message = (f"{level} {lb_id} elb_status_code={elb_status} target={target} "
+                   f"target_status_code={'-' if target_status is None else target_status} "
+                   f'"{method} http://{lb["dns"]}:80{path} HTTP/1.1"{reason}')
+        events.append({"timestamp": start_ms + 20000 * n, "message": message})
+    logs.put_log_events(logGroupName=ALB_LOG_GROUP, logStreamName=stream, logEvents=events)
+    return {"access_log_bucket": ACCESS_LOG_BUCKET, "access_log_prefix": ACCESS_LOG_PREFIX,
+            "access_log_account": account, "access_log_keys": keys, "access_log_failing_target": targets[-1],
+            "alb_log_stream_name": stream}
