@@ -20,9 +20,23 @@ CHECK_ARGS = {
     "postgres_info": lambda lab: {"login_host": lab["postgres"]["host"], "login_port": lab["postgres"]["port"],
                                   "login_user": lab["postgres"]["admin_user"],
                                   "login_db": lab["postgres"]["database"]},
-    "rds_info": lambda lab: {"cluster_ids": [lab["aws"]["rds_cluster_id"]], "region": lab["aws"]["region"],
-                             "endpoint_url": lab["aws"]["endpoint_url"], "access_key": lab["aws"]["access_key"],
-                             "secret_key": lab["aws"]["secret_key"]},
+    "rds_info": lambda lab: {**_aws(lab), "cluster_ids": [lab["aws"]["rds_cluster_id"]]},
+    "elb_target_health_info": lambda lab: {**_aws(lab), "load_balancer_name": lab["aws"]["load_balancer_name"],
+                                           "asg_name": lab["aws"]["asg_name"]},
+    "elb_access_log_info": lambda lab: {**_aws(lab), "s3_bucket": lab["aws"]["access_log_bucket"],
+                                        "s3_prefix": lab["aws"]["access_log_prefix"],
+                                        "load_balancer_name": lab["aws"]["load_balancer_name"],
+                                        "log_group_name": lab["aws"]["alb_log_group_name"], "window_minutes": 1440},
+    "ec2_instance_info": lambda lab: {**_aws(lab), "asg_name": lab["aws"]["asg_name"]},
+    "asg_info": lambda lab: {**_aws(lab), "asg_names": [lab["aws"]["asg_name"]]},
+    "network_path_info": lambda lab: {**_aws(lab), "paths": [
+        {"name": "alb-to-app", "source_load_balancer": lab["aws"]["load_balancer_name"],
+         "destination_asg_name": lab["aws"]["asg_name"], "port": 8000}],
+        "dns": ["localhost"], "connect": [f"{lab['postgres']['host']}:{lab['postgres']['port']}"]},
+    "aws_health_info": lambda lab: {**_aws(lab), "endpoint_url": lab["aws_health"]["endpoint_url"],
+                                    "regions": [lab["aws"]["region"]]},
+    "route53_record_info": lambda lab: {**_aws(lab), "hosted_zone_id": lab["aws"]["hosted_zone_id"],
+                                        "record_name": lab["aws"]["record_name"]},
     "k8s_cluster_info": lambda lab: _k8s(lab),
     "k8s_workload_info": lambda lab: _k8s(lab),
     "k8s_pod_logs_info": lambda lab: {**_k8s(lab), "deployment": "backend", "patterns": {
@@ -34,6 +48,10 @@ CHECK_ARGS = {
                                                     for name, provider in lab["llm"]["providers"].items()],
                                       "primary": "openai", "fallback": "anthropic"},
 }
+
+
+def _aws(lab: dict) -> dict:
+    return {key: lab["aws"][key] for key in ("region", "endpoint_url", "access_key", "secret_key")}
 
 
 def _k8s(lab: dict) -> dict:

@@ -4,7 +4,7 @@
 
 1. lab up (real PostgreSQL, Redis primary + replica, moto, the Kubernetes emulator and its controller
    loop, the Qdrant and LLM stand-ins, the demo app)
-2. for each fault (default: redis-primary-down, then bad-deploy):
+2. for each fault (default: redis-primary-down, bad-deploy, then targets-unhealthy):
    lab break FAULT;
    ansible-playbook playbooks/p0-system-down.yml --check --diff          (plan: what it would do);
    ansible-playbook playbooks/p0-system-down.yml -e remediation_mode=auto (act, verify);
@@ -36,7 +36,7 @@ def _playbook(lab: Lab, incident_id: str, *args: str) -> int:
     return subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=False).returncode
 
 
-DEFAULT_FAULTS = ("redis-primary-down", "bad-deploy")
+DEFAULT_FAULTS = ("redis-primary-down", "bad-deploy", "targets-unhealthy")
 
 
 def drill(lab: Lab, fault: str, incident_id: str) -> int:

@@ -3,7 +3,20 @@ diagnosis, remediation and recovery against real services."""
 
 from __future__ import annotations
 
-from lab import app, db_faults, k8s_faults, llm, qdrant, rds_link, redis_pair
+from lab import (
+    app,
+    asg_faults,
+    aws_health_server,
+    db_faults,
+    dns_faults,
+    elb_faults,
+    k8s_faults,
+    llm,
+    network_faults,
+    qdrant,
+    rds_link,
+    redis_pair,
+)
 from lab.core import Lab, LabError
 
 
@@ -80,6 +93,20 @@ FAULTS = {
                    llm.break_outage, llm.heal_outage),
     "llm-key-invalid": ("OpenAI rejects the lab's API key (401 invalid_api_key); its status page stays operational",
                         llm.break_key_invalid, llm.heal_key_invalid),
+    "targets-unhealthy": ("the load balancer has no healthy target: 2 of the 3 app instances deregistered, 1 stopped",
+                          elb_faults.break_targets_unhealthy, elb_faults.heal_targets_unhealthy),
+    "region-primary-down": ("the primary region fails its Route 53 health check while it takes all the traffic",
+                            dns_faults.break_region_primary_down, dns_faults.heal_region_primary_down),
+    "sg-blocks-app-port": ("security group pynomaly-app loses its ingress rule tcp 8000 from the VPC",
+                           network_faults.break_sg_blocks_app_port, network_faults.heal_sg_blocks_app_port),
+    "nacl-deny": ("entry 50 of the pynomaly network ACL denies tcp 8000 inbound, before the allow-all entry 100",
+                  network_faults.break_nacl_deny, network_faults.heal_nacl_deny),
+    "asg-capacity-lost": ("pynomaly-asg has 2 of its 3 desired instances in service: a replacement launch failed",
+                          asg_faults.break_asg_capacity_lost, asg_faults.heal_asg_capacity_lost),
+    "asg-at-max": ("pynomaly-asg's maximum is lowered to its desired capacity (3): it cannot scale out",
+                   asg_faults.break_asg_at_max, asg_faults.heal_asg_at_max),
+    "aws-event": ("AWS Health shows an open EC2 operational issue in us-east-1",
+                  aws_health_server.break_aws_event, aws_health_server.heal_aws_event),
 }
 
 

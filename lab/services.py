@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab import app, aws, k8s, llm, postgres, qdrant, redis_pair
+from lab import app, aws, aws_health_server, k8s, llm, postgres, qdrant, redis_pair
 from lab.core import Lab, LabError
 
 
@@ -15,6 +15,7 @@ def up(lab: Lab) -> dict:
         lab.set_service("postgres", postgres.up(lab))
         lab.set_service("redis", redis_pair.up(lab))
         lab.set_service("aws", aws.up(lab))
+        lab.set_service("aws_health", aws_health_server.up(lab))
         lab.set_service("k8s", k8s.up(lab))
         lab.set_service("qdrant", qdrant.up(lab))
         lab.set_service("llm", llm.up(lab))
@@ -27,7 +28,8 @@ def up(lab: Lab) -> dict:
 
 def down(lab: Lab) -> None:
     errors = []
-    for stop in (app.down, llm.down, qdrant.down, k8s.down, aws.down, redis_pair.down, postgres.down):
+    for stop in (app.down, llm.down, qdrant.down, k8s.down, aws_health_server.down, aws.down, redis_pair.down,
+                 postgres.down):
         try:
             stop(lab)
         except (LabError, OSError) as exc:
@@ -44,4 +46,4 @@ def down(lab: Lab) -> None:
 
 
 def status(lab: Lab) -> list[str]:
-    return [module.status(lab) for module in (postgres, redis_pair, aws, k8s, qdrant, llm, app)]
+    return [module.status(lab) for module in (postgres, redis_pair, aws, aws_health_server, k8s, qdrant, llm, app)]

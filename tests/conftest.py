@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import aws, db_faults, services
+from lab import aws, db_faults, faults, services
 from lab.core import Lab
 
 REPO = Path(__file__).resolve().parent.parent
@@ -161,6 +161,20 @@ def app_health(lab: Lab) -> int | None:
 
 
 @pytest.fixture
+def fault(lab):
+    """Inject lab faults for one test (fault("name")); each is healed afterwards, the last first."""
+    injected = []
+
+    def inject(name):
+        faults.inject(lab, name)
+        injected.append(name)
+
+    yield inject
+    for name in reversed(injected):
+        faults.heal(lab, name)
+
+
+@pytest.fixture
 def leak(lab):
     """The lab's db-connection-leak fault for one test; yields the PostgreSQL service info."""
     db_faults.break_connection_leak(lab)
@@ -184,6 +198,20 @@ def aws_connection(lab: Lab) -> dict:
     """The AWS module options that point at the lab's moto."""
     info = lab.service("aws")
     return {key: info[key] for key in ("endpoint_url", "region", "access_key", "secret_key")}
+
+
+def target_states(lab: Lab) -> dict:
+    """{instance id: target state} of the lab's target group, as describe-target-health shows it."""
+    info = lab.service("aws")
+    health = aws.client(info, "elbv2").describe_target_health(TargetGroupArn=info["target_group_arn"])
+    return {t["Target"]["Id"]: t["TargetHealth"]["State"] for t in health["TargetHealthDescriptions"]}
+
+
+def group_members(lab: Lab) -> list[str]:
+    """The instance ids of the lab's Auto Scaling group, sorted."""
+    info = lab.service("aws")
+    group = aws.client(info, "autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[info["asg_name"]])
+    return sorted(i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"])
 
 
 def rds_roles(rds, cluster_id: str) -> dict:

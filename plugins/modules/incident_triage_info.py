@@ -25,7 +25,9 @@ options:
       - The checks to run, by name (the name is the check's key in RV(checks) and RV(durations)).
       - Each is a dict with C(module), the check module to run (one of C(http_health_info), C(redis_info),
         C(postgres_info), C(rds_info), C(k8s_cluster_info), C(k8s_workload_info), C(k8s_pod_logs_info),
-        C(qdrant_info), C(llm_provider_info)), and C(args), that module's options as the module takes them.
+        C(qdrant_info), C(llm_provider_info), C(elb_target_health_info), C(elb_access_log_info),
+        C(ec2_instance_info), C(asg_info), C(network_path_info), C(aws_health_info), C(route53_record_info)), and
+        C(args), that module's options as the module takes them.
       - The values of the modules' secret options (C(password), C(login_password), C(secret_key), ...) are masked
         in every output, as when the module runs alone.
     type: dict
@@ -119,15 +121,22 @@ from concurrent.futures import Future, wait
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.sre.runbooks.plugins.module_utils.checks import (
+    asg,
+    aws_health,
+    ec2_instance,
+    elb_access_log,
+    elb_target_health,
     http_health,
     k8s_cluster,
     k8s_pod_logs,
     k8s_workload,
     llm_provider,
+    network_path,
     postgres,
     qdrant,
     rds,
     redis,
+    route53_record,
 )
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
@@ -135,7 +144,10 @@ from ansible_collections.sre.runbooks.plugins.module_utils.findings import findi
 
 CHECKS = {"http_health_info": http_health, "redis_info": redis, "postgres_info": postgres, "rds_info": rds,
           "k8s_cluster_info": k8s_cluster, "k8s_workload_info": k8s_workload, "k8s_pod_logs_info": k8s_pod_logs,
-          "qdrant_info": qdrant, "llm_provider_info": llm_provider}
+          "qdrant_info": qdrant, "llm_provider_info": llm_provider,
+          "elb_target_health_info": elb_target_health, "elb_access_log_info": elb_access_log,
+          "ec2_instance_info": ec2_instance, "asg_info": asg, "network_path_info": network_path,
+          "aws_health_info": aws_health, "route53_record_info": route53_record}
 
 
 class TriageModule(RunbookModule):

@@ -6,7 +6,7 @@ import psycopg2
 import pytest
 from conftest import app_health, rds_roles, run_playbook
 
-from lab import aws, faults
+from lab import aws
 
 
 def sessions(lab, where):
@@ -23,19 +23,6 @@ def sessions(lab, where):
 LEAKED = "application_name = 'pynomaly' AND state = 'idle in transaction'"
 BLOCKER = "application_name = 'pynomaly-batch'"
 WAITING = "wait_event_type = 'Lock'"
-
-
-@pytest.fixture
-def fault(lab):
-    injected = []
-
-    def inject(name):
-        faults.inject(lab, name)
-        injected.append(name)
-
-    yield inject
-    for name in injected:
-        faults.heal(lab, name)
 
 
 @pytest.mark.drill

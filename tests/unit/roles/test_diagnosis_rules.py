@@ -63,6 +63,17 @@ def findings(*ids):
       "http.endpoint_error"], ["llm-provider-outage"]),
     (["llm.key_invalid@primary=true,provider=openai", "http.endpoint_error"], ["llm-key-invalid"]),
     (["k8s.api_unreachable"], ["k8s-unreachable"]),
+    (["elb.no_healthy_targets", "elb.targets_unhealthy", "elb.instance_not_registered", "ec2.instance_stopped",
+      "http.endpoint_error"], ["lb-no-healthy-targets"]),
+    (["elb.instance_not_registered"], ["lb-targets-degraded"]),
+    (["ec2.status_check_failed"], ["instance-failure"]),
+    (["asg.capacity_below_desired", "http.endpoint_slow"], ["asg-capacity"]),
+    (["asg.at_max", "asg.capacity_below_desired", "elb_logs.latency_high"], ["asg-at-max"]),
+    (["network.path_blocked", "network.path_partly_blocked", "elb.no_healthy_targets"], ["network-path-blocked"]),
+    (["network.connect_failed"], ["network-unreachable"]),
+    (["route53.health_check_failing@set_identifier=primary", "route53.no_healthy_weighted_record"],
+     ["region-primary-down"]),
+    (["aws_health.open_event"], ["aws-event"]),
     ([], []),
 ])
 def test_each_outage_is_one_scenario(found, scenarios):
@@ -80,6 +91,22 @@ def test_auto_mode_runs_guarded_steps_and_waits_for_a_failover_approval():
     assert decisions["postgres.end_blocking_sessions"] == "run"
     assert decisions["rds.failover"] == "needs_approval"
     assert decisions["app.restart"] == "manual"
+
+
+def test_a_failing_secondary_alone_is_no_region_failover():
+    matched, unexplained = diagnose(findings("route53.health_check_failing@set_identifier=secondary"), RULES)
+    assert matched == [] and len(unexplained) == 1
+
+
+def test_aws_steps_low_risk_run_in_auto_mode_region_and_max_wait_for_approval():
+    decisions = {}
+    for ids in (["elb.no_healthy_targets"], ["asg.capacity_below_desired"], ["asg.at_max"],
+                ["route53.health_check_failing@set_identifier=primary"], ["network.path_blocked"]):
+        for scenario in diagnose(findings(*ids), RULES, mode="auto")[0]:
+            decisions.update({s["id"]: s["decision"] for s in scenario["steps"]})
+    assert decisions == {"ec2.recover_instances": "run", "elb.register_targets": "run", "asg.scale_out": "run",
+                         "asg.raise_max": "needs_approval", "route53.failover": "needs_approval",
+                         "network.fix_rule": "manual"}
 
 
 def test_crashlooping_qdrant_and_backend_are_two_scenarios():
