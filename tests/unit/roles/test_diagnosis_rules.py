@@ -74,6 +74,8 @@ def findings(*ids):
     (["route53.health_check_failing@set_identifier=primary", "route53.no_healthy_weighted_record"],
      ["region-primary-down"]),
     (["aws_health.open_event"], ["aws-event"]),
+    (["elb.api_unreachable", "ec2.api_unreachable", "asg.api_unreachable", "route53.api_unreachable",
+      "rds.api_unreachable"], ["aws-unreachable"]),
     ([], []),
 ])
 def test_each_outage_is_one_scenario(found, scenarios):
