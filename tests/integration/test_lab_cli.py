@@ -33,7 +33,7 @@ def test_lab_cli_round_trip(tmp_path):
     up = lab_cli(tmp_path, "up")
     assert up.returncode == 0, up.stderr
     state = json.loads((tmp_path / "lab.json").read_text())
-    assert set(state["services"]) == {"postgres", "redis", "aws", "k8s", "qdrant", "llm", "app"}
+    assert set(state["services"]) == {"postgres", "redis", "aws", "aws_health", "k8s", "qdrant", "llm", "app"}
     started = pids(tmp_path)
     cluster_dir = state["services"]["postgres"]["cluster_dir"]
     assert processes_mentioning(cluster_dir), "PostgreSQL should be running from the lab's cluster"
