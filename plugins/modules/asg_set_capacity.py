@@ -132,7 +132,6 @@ from ansible_collections.sre.runbooks.plugins.module_utils.waiting import wait_f
 SHOWN = ("desired", "min", "max", "in_service")
 
 
-
 def state(autoscaling, name):
     capacity = group_capacity(read_group(autoscaling, name))
     return {key: capacity[key] for key in SHOWN}

@@ -171,7 +171,6 @@ from ansible_collections.sre.runbooks.plugins.module_utils.waiting import wait_f
 MAX_WEIGHT = 255
 
 
-
 def read_weighted(route53, params):
     """(zone_id, name, {set_identifier: raw}) of the record's weighted sets; refused when there are none."""
     zone_wanted = params["hosted_zone_id"] or params["zone_name"]
