@@ -31,14 +31,14 @@ def alive(pid):
 
 def test_lab_cli_round_trip(tmp_path):
     up = lab_cli(tmp_path, "up")
-    assert up.returncode == 0, up.stderr
-    state = json.loads((tmp_path / "lab.json").read_text())
-    assert set(state["services"]) == {"postgres", "redis", "aws", "aws_health", "k8s", "qdrant", "llm", "app"}
-    started = pids(tmp_path)
-    cluster_dir = state["services"]["postgres"]["cluster_dir"]
-    assert processes_mentioning(cluster_dir), "PostgreSQL should be running from the lab's cluster"
-    assert started and all(alive(p) for p in started)
-    try:
+    started, cluster_dir = pids(tmp_path), None
+    try:  # whatever fails from here on, the lab goes down again: a failed test leaves no process behind
+        assert up.returncode == 0, up.stderr
+        state = json.loads((tmp_path / "lab.json").read_text())
+        assert set(state["services"]) == {"postgres", "redis", "aws", "aws_health", "k8s", "qdrant", "llm", "app"}
+        cluster_dir = state["services"]["postgres"]["cluster_dir"]
+        assert processes_mentioning(cluster_dir), "PostgreSQL should be running from the lab's cluster"
+        assert started and all(alive(p) for p in started)
         broken = lab_cli(tmp_path, "break", "app-5xx")
         assert broken.returncode == 0 and "answers 500" in broken.stdout
         assert "faults: app-5xx" in lab_cli(tmp_path, "status").stdout
