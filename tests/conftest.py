@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import aws, db_faults, faults, services
+from lab import aws, db_faults, elb_faults, faults, services
 from lab.core import Lab
 
 REPO = Path(__file__).resolve().parent.parent
@@ -212,6 +212,25 @@ def group_members(lab: Lab) -> list[str]:
     info = lab.service("aws")
     group = aws.client(info, "autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[info["asg_name"]])
     return sorted(i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"])
+
+
+@pytest.fixture
+def seeded_targets(lab):
+    """The seeded load balancer: every instance of the group registered and healthy, before and after the test."""
+    assert target_states(lab) == dict.fromkeys(group_members(lab), "healthy")
+    yield lab.service("aws")
+    assert target_states(lab) == dict.fromkeys(group_members(lab), "healthy")
+
+
+@pytest.fixture
+def targets_unhealthy(seeded_targets, lab):
+    """The lab fault targets-unhealthy for one test: (deregistered ids, stopped id); healed afterwards."""
+    members = group_members(lab)
+    elb_faults.break_targets_unhealthy(lab)
+    try:
+        yield members[:2], members[2]
+    finally:
+        elb_faults.heal_targets_unhealthy(lab)
 
 
 def rds_roles(rds, cluster_id: str) -> dict:

@@ -97,3 +97,14 @@ def call(method, **kwargs):
     except (botocore.exceptions.BotoCoreError, botocore.parsers.ResponseParserError) as exc:
         # An answer the SDK could not read (ResponseParserError among them): say so, not a traceback.
         raise RunbookError(f"AWS answered something unreadable: {exc}") from exc
+
+
+def paginate(method, key, token_in="NextToken", token_out="NextToken", **kwargs):
+    """Every item of key over every page of one list/describe call (token names differ by service)."""
+    items = []
+    while True:
+        page = call(method, **kwargs)
+        items.extend(page.get(key, []))
+        if not page.get(token_out):
+            return items
+        kwargs[token_in] = page[token_out]

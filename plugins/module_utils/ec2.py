@@ -7,7 +7,7 @@ that takes "the service's instances" takes them through select_instances(), so t
 instances whatever module asks.
 """
 
-from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import call
+from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import call, paginate
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 
 NOT_FOUND_CODES = ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed")
@@ -50,17 +50,6 @@ def describe_selection(instance_ids=None, tags=None, asg_name=None):
     if asg_name:
         parts.append(f"asg_name {asg_name}")
     return "; ".join(parts)
-
-
-def paginate(method, key, token_in="NextToken", token_out="NextToken", **kwargs):
-    """Every item of key over every page of one describe call."""
-    items = []
-    while True:
-        page = call(method, **kwargs)
-        items.extend(page.get(key, []))
-        if not page.get(token_out):
-            return items
-        kwargs[token_in] = page[token_out]
 
 
 def read_group(autoscaling, name):

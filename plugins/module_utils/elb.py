@@ -6,8 +6,7 @@ Shared by the elb_target_health check and the elb_register_targets remediation, 
 target group, a target and its state the same way.
 """
 
-from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import call
-from ansible_collections.sre.runbooks.plugins.module_utils.ec2 import paginate
+from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import call, paginate
 
 NOT_FOUND_CODES = ("LoadBalancerNotFound", "TargetGroupNotFound")
 # States of a registered target that takes no traffic and is neither joining (initial) nor leaving (draining).

@@ -6,31 +6,12 @@ from __future__ import annotations
 import pytest
 from conftest import aws_connection, group_members, run_module, target_states
 
-from lab import aws, elb_faults
+from lab import aws
 
 
 def register(lab, check=False, **args) -> dict:
     return run_module("elb_register_targets", {**aws_connection(lab), "wait_timeout": 30, **args}, lab.root,
                       check=check, diff=True)
-
-
-@pytest.fixture
-def seeded(lab):
-    """The seeded estate: every instance of the group registered and healthy, before and after the test."""
-    assert target_states(lab) == dict.fromkeys(group_members(lab), "healthy")
-    yield lab.service("aws")
-    assert target_states(lab) == dict.fromkeys(group_members(lab), "healthy")
-
-
-@pytest.fixture
-def targets_unhealthy(seeded, lab):
-    """The lab fault targets-unhealthy for one test: (deregistered ids, stopped id); healed afterwards."""
-    members = group_members(lab)
-    elb_faults.break_targets_unhealthy(lab)
-    try:
-        yield members[:2], members[2]
-    finally:
-        elb_faults.heal_targets_unhealthy(lab)
 
 
 @pytest.fixture
@@ -51,8 +32,8 @@ def stranger(lab):
         ec2.delete_vpc(VpcId=vpc_id)
 
 
-def test_healthy_estate_has_nothing_to_register(lab, seeded):
-    result = register(lab, target_group_name=seeded["target_group_name"], asg_name=seeded["asg_name"])
+def test_healthy_estate_has_nothing_to_register(lab, seeded_targets):
+    result = register(lab, target_group_name=seeded_targets["target_group_name"], asg_name=seeded_targets["asg_name"])
     assert result["failed"] is False and result["changed"] is False
     assert (result["registered"], result["deregistered"], result["skipped_instances"], result["actions"]) == (
         [], [], [], [])
@@ -96,12 +77,12 @@ def test_registers_the_running_instances_then_changes_nothing(lab, targets_unhea
     assert health["status"] == "ok" and health["target_groups"][0]["healthy"] == 3
 
 
-def test_instance_of_another_vpc_is_skipped(lab, seeded, stranger):
+def test_instance_of_another_vpc_is_skipped(lab, seeded_targets, stranger):
     instance_id, vpc_id = stranger
-    result = register(lab, target_group_name=seeded["target_group_name"], instance_ids=[instance_id])
+    result = register(lab, target_group_name=seeded_targets["target_group_name"], instance_ids=[instance_id])
     assert result["failed"] is False and result["changed"] is False and result["registered"] == []
     assert result["skipped_instances"] == [{"id": instance_id, "reason": f"in {vpc_id}, not in the target group's VPC "
-                                                                           f"{seeded['vpc_id']}"}]
+                                                                           f"{seeded_targets['vpc_id']}"}]
     assert instance_id not in target_states(lab)
 
 
@@ -121,15 +102,15 @@ def test_deregister_unhealthy_never_leaves_the_group_empty(lab, targets_unhealth
     assert target_states(lab) == dict.fromkeys(deregistered, "healthy")
 
 
-def test_bad_arguments_name_the_option_and_change_nothing(lab, seeded):
+def test_bad_arguments_name_the_option_and_change_nothing(lab, seeded_targets):
     before = target_states(lab)
-    both = register(lab, target_group_arn=seeded["target_group_arn"], target_group_name="pynomaly-tg",
-                    asg_name=seeded["asg_name"])
+    both = register(lab, target_group_arn=seeded_targets["target_group_arn"], target_group_name="pynomaly-tg",
+                    asg_name=seeded_targets["asg_name"])
     assert both["failed"] is True and "target_group_arn" in both["msg"] and "target_group_name" in both["msg"]
     nothing = register(lab, target_group_name="pynomaly-tg")
     assert nothing["failed"] is True
     assert all(option in nothing["msg"] for option in ("instance_ids", "tags", "asg_name"))
-    unknown = register(lab, target_group_name="no-such-tg", asg_name=seeded["asg_name"])
+    unknown = register(lab, target_group_name="no-such-tg", asg_name=seeded_targets["asg_name"])
     assert unknown["failed"] is True and unknown["changed"] is False and unknown["guard"] == "target group exists"
     assert "no-such-tg does not exist" in unknown["msg"]
     for result in (both, nothing, unknown):

@@ -3,10 +3,7 @@ healthy and under the lab fault targets-unhealthy."""
 
 from __future__ import annotations
 
-import pytest
 from conftest import aws_connection, group_members, run_module, target_states
-
-from lab import elb_faults
 
 
 def health_info(lab, **args) -> dict:
@@ -22,28 +19,8 @@ def by_id(result, finding_id) -> dict:
     return found
 
 
-@pytest.fixture
-def seeded(lab):
-    """The seeded estate: every instance of the group registered and healthy, before and after the test."""
-    members = group_members(lab)
-    assert target_states(lab) == dict.fromkeys(members, "healthy")
-    yield lab.service("aws")
-    assert target_states(lab) == dict.fromkeys(group_members(lab), "healthy")
-
-
-@pytest.fixture
-def targets_unhealthy(seeded, lab):
-    """The lab fault targets-unhealthy for one test: (deregistered ids, stopped id)."""
-    members = group_members(lab)
-    elb_faults.break_targets_unhealthy(lab)
-    try:
-        yield members[:2], members[2]
-    finally:
-        elb_faults.heal_targets_unhealthy(lab)
-
-
-def test_healthy_estate_shows_listener_group_and_targets(lab, seeded):
-    info = seeded
+def test_healthy_estate_shows_listener_group_and_targets(lab, seeded_targets):
+    info = seeded_targets
     result = health_info(lab, load_balancer_name=info["load_balancer_name"], asg_name=info["asg_name"])
     assert result["failed"] is False and result["changed"] is False
     assert result["status"] == "ok" and result["findings"] == []
@@ -89,8 +66,8 @@ def test_fault_by_target_group_arn_without_asg(lab, targets_unhealthy):
     assert target["description"] == "Target is in the stopped state"
 
 
-def test_by_target_group_name_shows_its_load_balancer(lab, seeded):
-    info = seeded
+def test_by_target_group_name_shows_its_load_balancer(lab, seeded_targets):
+    info = seeded_targets
     result = health_info(lab, target_group_names=[info["target_group_name"]], asg_name="no-such-asg")
     assert result["failed"] is False and result["status"] == "degraded"
     assert ids(result) == ["elb.asg_not_found"] and by_id(result, "elb.asg_not_found")["evidence"] == {
@@ -99,7 +76,7 @@ def test_by_target_group_name_shows_its_load_balancer(lab, seeded):
     assert [(g["name"], g["healthy"], g["total"]) for g in result["target_groups"]] == [("pynomaly-tg", 3, 3)]
 
 
-def test_unknown_load_balancer_and_group_are_findings_not_failures(lab, seeded):
+def test_unknown_load_balancer_and_group_are_findings_not_failures(lab, seeded_targets):
     result = health_info(lab, load_balancer_name="no-such-alb", target_group_names=["no-such-tg"])
     assert result["failed"] is False and result["changed"] is False and result["status"] == "down"
     assert ids(result) == ["elb.not_found", "elb.not_found"]

@@ -20,9 +20,9 @@ from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import (
     aws_argument_spec,
     call,
     client,
+    paginate,
 )
 from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
-from ansible_collections.sre.runbooks.plugins.module_utils.ec2 import paginate
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import check_result, finding, worst_status
 from ansible_collections.sre.runbooks.plugins.module_utils.timestamps import parse_time

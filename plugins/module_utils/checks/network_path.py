@@ -20,9 +20,10 @@ from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import (
     aws_argument_spec,
     call,
     client,
+    paginate,
 )
 from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
-from ansible_collections.sre.runbooks.plugins.module_utils.ec2 import paginate, select_instances
+from ansible_collections.sre.runbooks.plugins.module_utils.ec2 import select_instances
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import BackendUnavailable, RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import (
     check_result,
