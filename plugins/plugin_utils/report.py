@@ -60,7 +60,12 @@ def outcome(meta, events):
     still_open = [f["summary"] for e in checks for f in (e.get("findings") or [])
                   if f.get("severity") in ("warning", "critical")]
     if still_open:
-        return f"RECOVERED (still open: {'; '.join(still_open)[:400]})"
+        # A degraded dependency does not fail the proof; say too which diagnosed steps were left for approval,
+        # or a run that changed nothing reads as if it had fixed something.
+        unapproved = sorted({step["id"] for scenario in (diagnosis_of(events) or {}).get("scenarios", [])
+                             for step in scenario.get("steps", []) if step.get("decision") == "needs_approval"})
+        waiting = f"; steps not approved: {', '.join(unapproved)}" if unapproved else ""
+        return f"RECOVERED (still open: {'; '.join(still_open)[:400]}{waiting})"
     return "RECOVERED: every verification check is healthy"
 
 

@@ -19,6 +19,14 @@ def test_outcome_recovered_lists_what_is_still_open():
     assert outcome({"mode": "auto"}, events) == "RECOVERED (still open: old primary down)"
 
 
+def test_outcome_names_the_steps_left_for_approval_while_something_is_still_open():
+    events = [event("diagnose", scenarios=[{"steps": [{"id": "asg.raise_max", "decision": "needs_approval"},
+                                                      {"id": "asg.scale_out", "decision": "run"}]}]),
+              event("triage", findings=[{"id": "asg.at_max", "severity": "warning", "summary": "at max"}]),
+              event("verify", action="ansible.builtin.assert")]
+    assert outcome({"mode": "auto"}, events) == "RECOVERED (still open: at max; steps not approved: asg.raise_max)"
+
+
 def test_outcome_not_recovered_when_proof_fails():
     events = [event("verify", result="failed", action="ansible.builtin.assert", msg="Recovery NOT proven: x")]
     assert outcome({"mode": "auto"}, events).startswith("NOT RECOVERED")
