@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-APT_PACKAGES := redis-server postgresql rsync
+APT_PACKAGES := redis-server postgresql rsync prometheus prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter
 .PHONY: setup apt demo test lint sanity lab-up lab-down clean bench
 
 setup: apt $(VENV)/.installed
@@ -20,6 +20,9 @@ apt:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	command -v rsync >/dev/null || missing="$$missing rsync"; \
+	for bin in prometheus prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter; do \
+	  command -v $$bin >/dev/null || missing="$$missing $$bin"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

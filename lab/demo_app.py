@@ -18,7 +18,11 @@
   ready pods than n, the backend is overloaded: every request waits
   ``slow_seconds`` first (its answer is unchanged).
 - ``GET /api/detections``: rows from PostgreSQL, cached in Redis.
-- ``GET /metrics``: Prometheus text (requests by code, dependency up gauges).
+- ``GET /metrics``: Prometheus text: requests by path and code, a latency histogram of every request,
+  and, probed once a second by a thread started at the first scrape, whether PostgreSQL (a connection and
+  ``SELECT 1``: it takes no lock), Redis (a master holding the keys) and Qdrant can be used, with the
+  runbook's ``qdrant_connection_errors_total``. It answers at once whatever the fault switch says, so the
+  lab's Prometheus sees a fault instead of losing its target.
 
 Fault switches (written by ``lab break``): the file named ``fault_file`` in the
 config holds ``5xx`` (every request answers 500) or ``slow`` (every request
@@ -236,15 +240,90 @@ def detections(config: dict, cluster: dict | None) -> tuple[int, dict]:
     return 200, {"source": "database", "detections": rows}
 
 
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY = {"buckets": [0] * len(BUCKETS), "sum": 0.0, "count": 0}
+DEPENDENCIES: dict = {"up": {}, "qdrant_connection_errors": 0, "prober": None}
+PROBE_INTERVAL = 1.0
+
+
+def observe(seconds: float) -> None:
+    """One request's duration into the latency histogram (caller holds LOCK)."""
+    for index, bound in enumerate(BUCKETS):
+        if seconds <= bound:
+            LATENCY["buckets"][index] += 1
+    LATENCY["sum"] += seconds
+    LATENCY["count"] += 1
+
+
+def ping_postgres(config: dict) -> str | None:
+    """A connection and SELECT 1 (no table, so no lock to wait on), under its own application_name."""
+    pg = config["postgres"]
+    try:
+        conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"],
+                                dbname=pg["database"], connect_timeout=2, application_name="pynomaly-metrics")
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+        finally:
+            conn.close()
+    except psycopg2.Error as exc:
+        return f"postgres: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
+def probe_dependencies(config: dict) -> None:
+    """One round of dependency probes into DEPENDENCIES (what the up gauges and error counter show)."""
+    checks = {"postgres": ping_postgres, "redis": check_redis}
+    if config.get("qdrant"):
+        checks["qdrant"] = check_qdrant
+    for name, check in checks.items():
+        problem = check(config)
+        with LOCK:
+            DEPENDENCIES["up"][name] = 0 if problem else 1
+            if name == "qdrant" and problem and "unreachable" in problem:
+                DEPENDENCIES["qdrant_connection_errors"] += 1
+
+
+def _probe_forever(config: dict) -> None:
+    while True:
+        started = time.monotonic()
+        try:
+            probe_dependencies(config)
+        except Exception as exc:  # noqa: BLE001 -- a bug in one round must not stop the gauges for good
+            print(f"dependency probe failed: {exc}", flush=True)
+        time.sleep(max(0.0, PROBE_INTERVAL - (time.monotonic() - started)))
+
+
 def metrics(config: dict) -> str:
-    lines = ["# TYPE pynomaly_http_requests_total counter"]
+    """The Prometheus text of /metrics; the first call starts the dependency prober."""
     with LOCK:
+        if DEPENDENCIES["prober"] is None:
+            DEPENDENCIES["prober"] = threading.Thread(target=_probe_forever, args=(config,), daemon=True)
+            DEPENDENCIES["prober"].start()
+        lines = ["# HELP pynomaly_http_requests_total Requests answered, by path and status code.",
+                 "# TYPE pynomaly_http_requests_total counter"]
         for (path, code), count in sorted(COUNTS.items()):
-            lines.append(f'pynomaly_http_requests_total{{path="{path}",code="{code}"}} {count}')
-    lines.append("# TYPE pynomaly_dependency_up gauge")
-    lines.append(f'pynomaly_dependency_up{{dependency="postgres"}} {0 if check_postgres(config) else 1}')
-    lines.append(f'pynomaly_dependency_up{{dependency="redis"}} {0 if check_redis(config) else 1}')
+            lines.append(f'pynomaly_http_requests_total{{path="{_label(path)}",code="{code}"}} {count}')
+        lines += ["# HELP pynomaly_http_request_duration_seconds Time to answer a request.",
+                  "# TYPE pynomaly_http_request_duration_seconds histogram"]
+        for bound, count in zip(BUCKETS, LATENCY["buckets"]):
+            lines.append(f'pynomaly_http_request_duration_seconds_bucket{{le="{bound}"}} {count}')
+        lines += [f'pynomaly_http_request_duration_seconds_bucket{{le="+Inf"}} {LATENCY["count"]}',
+                  f"pynomaly_http_request_duration_seconds_sum {LATENCY['sum']:.6f}",
+                  f"pynomaly_http_request_duration_seconds_count {LATENCY['count']}",
+                  "# HELP pynomaly_dependency_up Whether the application can use a dependency (1) or not (0).",
+                  "# TYPE pynomaly_dependency_up gauge"]
+        for name, value in sorted(DEPENDENCIES["up"].items()):
+            lines.append(f'pynomaly_dependency_up{{dependency="{name}"}} {value}')
+        if config.get("qdrant"):
+            lines += ["# HELP qdrant_connection_errors_total Qdrant requests that got no answer.",
+                      "# TYPE qdrant_connection_errors_total counter",
+                      f"qdrant_connection_errors_total {DEPENDENCIES['qdrant_connection_errors']}"]
     return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -252,10 +331,13 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "pynomaly-demo"
 
     def do_GET(self):
+        started, path = time.monotonic(), self.path.split("?", 1)[0]
+        if path == "/metrics":  # answered at once, whatever the fault: monitoring sees the fault, not a lost target
+            self._send(200, metrics(self.config).encode(), "text/plain; version=0.0.4")
+            return
         fault, cluster = current_fault(self.config), workloads(self.config)  # one read of workloads.json
         if fault == "slow" or overloaded(self.config, cluster):
             time.sleep(float(self.config.get("slow_seconds", 3)))
-        path = self.path.split("?", 1)[0]
         if fault == "5xx":
             code, body = 500, {"status": "error", "problems": ["internal server error"]}
         elif path == "/health":
@@ -265,13 +347,11 @@ class Handler(BaseHTTPRequestHandler):
                 code, body = detections(self.config, cluster)
             except (psycopg2.Error, redis.RedisError) as exc:
                 code, body = 503, {"status": "unavailable", "problems": [str(exc).splitlines()[0]]}
-        elif path == "/metrics":
-            self._send(200, metrics(self.config).encode(), "text/plain; version=0.0.4")
-            return
         else:
             code, body = 404, {"status": "not found"}
         with LOCK:
             COUNTS[(path, code)] += 1
+            observe(time.monotonic() - started)
         self._send(code, json.dumps(body).encode(), "application/json")
 
     def _send(self, code: int, payload: bytes, content_type: str) -> None:

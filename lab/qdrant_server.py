@@ -13,7 +13,8 @@ API (v1.x, the shapes of its openapi.json) that the runbooks use, over HTTP on 1
   ``GET|DELETE /collections/{name}/snapshots/{snapshot}``, ``PUT /collections/{name}/snapshots/recover``
   (``{"location": "file://..."}``, the file inside the snapshots directory; creates the collection when missing,
   refuses a snapshot whose vectors differ from an existing collection's);
-- ``GET /cluster`` (enabled: peers, raft_info, consensus_thread_status, message_send_failures).
+- ``GET /cluster`` (enabled: peers, raft_info, consensus_thread_status, message_send_failures);
+- ``GET /metrics`` (Prometheus text: app_info, collections_*, cluster_*; it needs the API key, as in Qdrant).
 Answers are ``{"result": ..., "status": "ok", "time": s}``; errors ``{"status": {"error": "Not found: ..."}}``.
 Every other path needs the ``api-key`` header (or ``Authorization: Bearer``): 401 without it.
 
@@ -179,6 +180,27 @@ def _cluster(k8s_state: Path | None) -> dict:
             "message_send_failures": failures}
 
 
+def _metrics(store: Store, k8s_state: Path | None) -> str:
+    """GET /metrics: Qdrant's node metrics in Prometheus text (the names of its monitoring docs), from the
+    collections on disk and the cluster view of GET /cluster."""
+    names = store.names()
+    vectors = sum(len(store.get(name)["points"]) for name in names)
+    cluster = _cluster(k8s_state)
+    raft = cluster["raft_info"]
+    values = [("app_info", "gauge", f'{{name="qdrant",version="{VERSION}"}}', 1),
+              ("app_status_recovery_mode", "gauge", "", 0),
+              ("collections_total", "gauge", "", len(names)),
+              ("collections_vector_total", "gauge", "", vectors),
+              ("collections_full_total", "gauge", "", 0),
+              ("cluster_enabled", "gauge", "", 1),
+              ("cluster_peers_total", "gauge", "", len(cluster["peers"])),
+              ("cluster_term", "counter", "", raft["term"]),
+              ("cluster_commit", "counter", "", raft["commit"]),
+              ("cluster_pending_operations_total", "gauge", "", raft["pending_operations"]),
+              ("cluster_voter", "gauge", "", int(raft["is_voter"]))]
+    return "".join(f"# TYPE {name} {kind}\n{name}{labels} {value}\n" for name, kind, labels, value in values)
+
+
 def _workload(k8s_state: Path | None) -> dict | None:
     """StatefulSet qdrant in the Kubernetes stand-in's workloads file (None without the file)."""
     return read_json(k8s_state, {}).get("workloads", {}).get("qdrant") if k8s_state else None
@@ -231,6 +253,8 @@ class Handler(BaseHTTPRequestHandler):
                      "readyz": b"all shards are ready"}[parts[0]], "text/plain")
         if (method, path) == ("GET", "/cluster"):
             return _cluster(self.server.k8s_state)
+        if (method, path) == ("GET", "/metrics"):
+            return _metrics(store, self.server.k8s_state).encode(), "text/plain; version=0.0.4"
         if (method, path) == ("GET", "/collections"):
             return {"collections": [{"name": name} for name in store.names()]}
         if parts[0] != "collections" or len(parts) < 2:
