@@ -51,7 +51,8 @@ def up(lab: Lab, postgres: dict, redis_info: dict) -> dict:
     fault_file(lab).write_text("")
     port = free_port()
     start(lab, port)
-    return {"port": port, "url": f"http://127.0.0.1:{port}", "health_url": f"http://127.0.0.1:{port}/health"}
+    return {"port": port, "url": f"http://127.0.0.1:{port}", "health_url": f"http://127.0.0.1:{port}/health",
+            "log": str(lab.logfile("app"))}
 
 
 def down(lab: Lab) -> None:

@@ -7,6 +7,8 @@ timeout, one hanging endpoint costs at most its timeout, and the results come
 back in the order the endpoints were given.
 """
 
+import base64
+import http.client
 import socket
 import ssl
 import threading
@@ -14,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.six.moves.urllib.parse import urlsplit, urlunsplit
+from ansible.module_utils.six.moves.urllib.parse import unquote, urlsplit, urlunsplit
 from ansible.module_utils.six.moves.urllib.request import HTTPSHandler, Request, build_opener
 
 BODY_LIMIT = 65536
@@ -29,6 +31,24 @@ def redact_url(url):
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme, "***@" + host, parts.path, parts.query, parts.fragment))
+
+
+def split_credentials(url, headers):
+    """(url without user:password, headers) with user:password sent as Basic authentication, as curl does,
+    unless the headers already hold an Authorization."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, headers
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    headers = dict(headers)
+    if not any(name.lower() == "authorization" for name in headers):
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), headers
 
 
 _OPENERS = {}
@@ -52,12 +72,17 @@ def fetch(request):
     """One request: dict(url, method, headers, data (bytes to send), timeout, validate_certs, body_limit).
 
     Returns dict(status_code, headers (names lower-cased), body, latency_ms, error) and never raises
-    for a network problem: a refused connection or a timeout is a result.
+    for a network problem: a refused connection or a timeout is a result. User and password in the URL are
+    sent as Basic authentication.
     """
     start = time.monotonic()
     out = {"status_code": None, "headers": {}, "body": "", "error": None}
-    req = Request(request["url"], data=request.get("data"), method=request.get("method", "GET"),
-                  headers=request.get("headers") or {})
+    try:
+        url, headers = split_credentials(request["url"], request.get("headers") or {})
+    except ValueError as exc:  # a port that is not a number
+        out.update(error=describe_error(exc), latency_ms=round((time.monotonic() - start) * 1000.0, 1))
+        return out
+    req = Request(url, data=request.get("data"), method=request.get("method", "GET"), headers=headers)
     try:
         resp = _opener(request.get("validate_certs", True)).open(req, timeout=request.get("timeout", 5))
         with resp:
@@ -69,9 +94,9 @@ def fetch(request):
         out["headers"] = _headers(exc.headers)
         try:
             out["body"] = exc.read(request.get("body_limit", BODY_LIMIT)).decode("utf-8", "replace")
-        except (OSError, socket.timeout):
+        except (OSError, socket.timeout, http.client.HTTPException):
             out["body"] = ""
-    except (URLError, OSError, socket.timeout, ValueError) as exc:
+    except (URLError, OSError, socket.timeout, ValueError, http.client.HTTPException) as exc:
         out["error"] = describe_error(exc)
     out["latency_ms"] = round((time.monotonic() - start) * 1000.0, 1)
     return out
