@@ -8,15 +8,20 @@ short_description: Write every incident run's timeline and report
 version_added: 1.0.0
 author: sre.runbooks contributors (!UNKNOWN)
 description:
-  - Writes C(<incident_dir>/<incident_id>/timeline.jsonl), one line per task result (time, phase, step, host,
-    result, findings, actions), and at the end C(report.md) (summary, findings, diagnosis, actions,
-    verification, elapsed time), the start of a post-mortem.
+  - Writes C(<incident_dir>/<incident_id>/timeline.jsonl) (or the C(dir) of the C(incident) fact), one line per
+    task result (time, phase, step, host, result, findings, actions, messages, figures), and at the end
+    C(report.md), a post-mortem draft - summary, the alert, impact window, condensed timeline, findings,
+    diagnosis with its evidence, actions with before/after, verification figures, escalation tiers reached,
+    messages sent (undelivered ones said plainly), evidence, and the runbooks' post-mortem checklist with
+    what the run did ticked.
   - The incident id comes from the C(incident) fact the C(sre.runbooks.declare) role sets; a run without it
     writes nothing.
   - The phase of a task is the role it belongs to (declare, triage, diagnose, remediate_*, verify).
-  - Only known keys of a result are recorded (status, findings, actions, before/after, diagnosis, msg);
-    results of C(no_log) tasks are recorded as censored, and passwords, tokens and credentials in URLs
-    are masked before anything is written.
+  - Only known keys of a result are recorded (status, findings, actions, before/after, diagnosis, msg,
+    notification, escalation, probe, probes, journeys, queries, targets, alerts, firing, manifest,
+    evidence_dir, alert), and the C(incident_escalation) fact as C(escalation); results of C(no_log) tasks are
+    recorded as censored, and passwords, tokens and credentials in URLs are masked before anything is written
+    (the patterns of the collection's module_utils C(redact), the same that mask evidence files).
 requirements:
   - enable in ansible.cfg (C(callbacks_enabled = sre.runbooks.incident_record))
 options:
@@ -40,33 +45,18 @@ from datetime import UTC, datetime
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.sre.runbooks.plugins.module_utils.redact import redact
 from ansible_collections.sre.runbooks.plugins.plugin_utils.report import render_report
 
-SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_key|apikey|authorization|credential|private_key)",
-                        re.IGNORECASE)
-SECRET_TEXT = [
-    (re.compile(r"(://)[^/@\s:]+:[^/@\s]+@"), r"\1***:***@"),
-    (re.compile(r"(?i)\b(password|passwd|token|secret|api_key)(\s*[=:]\s*)(\"?)[^\s\"',;]+"), r"\1\2\3***"),
-    (re.compile(r"(?i)(authorization:\s*)(bearer|oauth|basic)?\s*[^\s\"',;]+"), r"\1***"),
-    (re.compile(r"xox[abpr]-[A-Za-z0-9-]+"), "xox*-***"),
-]
+# Result keys written to the timeline (and read by the report); anything else a module returns is left out.
 RECORDED_KEYS = ("status", "findings", "actions", "before", "after", "summary", "scenarios", "steps", "run_steps",
                  "sessions", "protected", "unexplained", "endpoints", "primary", "promotion_candidate", "old_primary",
-                 "not_repointed", "duration", "msg", "guard", "user_input")
-
-
-def redact(value):
-    """A copy with secret-looking keys masked and secrets in text replaced."""
-    if isinstance(value, dict):
-        return {k: "***" if SECRET_KEY.search(str(k)) and v not in (None, "", []) else redact(v)
-                for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        for pattern, replacement in SECRET_TEXT:
-            value = pattern.sub(replacement, value)
-        return value
-    return value
+                 "not_repointed", "duration", "msg", "guard", "user_input",
+                 # incident lifecycle: messages, escalation, verification figures, evidence, the alert
+                 "notification", "escalation", "probe", "probes", "journeys", "queries", "targets", "alerts", "firing",
+                 "manifest", "evidence_dir", "alert")
+# Facts set with set_fact that the timeline records, under the key the report reads.
+RECORDED_FACTS = {"incident_escalation": "escalation"}
 
 
 def phase_of(task):
@@ -103,8 +93,9 @@ class CallbackModule(CallbackBase):
 
     def _open(self, incident):
         self.incident = redact(dict(incident))
-        base = self.get_option("incident_dir")
-        self.folder = os.path.join(os.path.abspath(base), re.sub(r"[^A-Za-z0-9_.-]", "_", str(incident["id"])))
+        # The declare role names the incident's folder (incident.json, slack.json, evidence/ live there too).
+        self.folder = str(incident["dir"]) if incident.get("dir") else os.path.join(
+            os.path.abspath(self.get_option("incident_dir")), re.sub(r"[^A-Za-z0-9_.-]", "_", str(incident["id"])))
         os.makedirs(self.folder, exist_ok=True)
         path = os.path.join(self.folder, "timeline.jsonl")
         with open(path, "a") as handle:
@@ -134,6 +125,9 @@ class CallbackModule(CallbackBase):
             for key in RECORDED_KEYS:
                 if key in res:
                     event[key] = res[key]
+            for fact, key in RECORDED_FACTS.items():
+                if isinstance(facts.get(fact), dict) and key not in event:
+                    event[key] = facts[fact]
             if isinstance(res.get("results"), list):
                 # A loop: each item was recorded as its own event already.
                 event["items"] = len(res["results"])
@@ -168,7 +162,7 @@ class CallbackModule(CallbackBase):
         if not self.folder:
             return
         ended = time.time()
-        meta = dict(self.incident or {}, playbook=self.playbook,
+        meta = dict(self.incident or {}, playbook=self.playbook, folder=self.folder,
                     check_mode=bool(context.CLIARGS.get("check")), elapsed_s=round(ended - self.started, 1),
                     ended_at=datetime.fromtimestamp(ended, UTC).isoformat(timespec="seconds"))
         path = os.path.join(self.folder, "report.md")
