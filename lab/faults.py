@@ -13,6 +13,7 @@ from lab import (
     k8s_faults,
     llm,
     network_faults,
+    notify_server,
     qdrant,
     rds_link,
     redis_pair,
@@ -107,6 +108,8 @@ FAULTS = {
                    asg_faults.break_asg_at_max, asg_faults.heal_asg_at_max),
     "aws-event": ("AWS Health shows an open EC2 operational issue in us-east-1",
                   aws_health_server.break_aws_event, aws_health_server.heal_aws_event),
+    "notify-down": ("Slack and Statuspage both answer 503 (Service Unavailable): messages are not delivered",
+                    notify_server.break_notify_down, notify_server.heal_notify_down),
 }
 
 

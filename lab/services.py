@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lab import app, aws, aws_health_server, k8s, llm, postgres, qdrant, redis_pair
+from lab import app, aws, aws_health_server, k8s, llm, monitoring, notify_server, postgres, qdrant, redis_pair
 from lab.core import Lab, LabError
 
 
@@ -19,7 +19,9 @@ def up(lab: Lab) -> dict:
         lab.set_service("k8s", k8s.up(lab))
         lab.set_service("qdrant", qdrant.up(lab))
         lab.set_service("llm", llm.up(lab))
+        lab.set_service("notify", notify_server.up(lab))
         lab.set_service("app", app.up(lab, lab.service("postgres"), lab.service("redis")))
+        lab.set_service("monitoring", monitoring.up(lab))  # scrapes the app, Qdrant and the exporters: last
     except Exception as exc:  # whatever failed (a client library's own error too), undo it all
         down(lab)
         raise LabError(f"lab up failed and was undone: {exc}") from exc
@@ -28,8 +30,8 @@ def up(lab: Lab) -> dict:
 
 def down(lab: Lab) -> None:
     errors = []
-    for stop in (app.down, llm.down, qdrant.down, k8s.down, aws_health_server.down, aws.down, redis_pair.down,
-                 postgres.down):
+    for stop in (monitoring.down, app.down, notify_server.down, llm.down, qdrant.down, k8s.down, aws_health_server.down,
+                 aws.down, redis_pair.down, postgres.down):
         try:
             stop(lab)
         except (LabError, OSError) as exc:
@@ -46,4 +48,5 @@ def down(lab: Lab) -> None:
 
 
 def status(lab: Lab) -> list[str]:
-    return [module.status(lab) for module in (postgres, redis_pair, aws, aws_health_server, k8s, qdrant, llm, app)]
+    return [module.status(lab) for module in (postgres, redis_pair, aws, aws_health_server, k8s, qdrant, llm,
+                                              notify_server, app, monitoring)]

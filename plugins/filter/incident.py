@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that shape triage results for the incident flow (roles/triage, roles/verify).
 
-Nine filters live in this file; each is documented in its own file beside it (all_findings.yml,
+Thirteen filters live in this file; each is documented in its own file beside it (all_findings.yml,
 triage_lines.yml, step_lines.yml, step.yml, recovery.yml, scenario_findings.yml, scenario_workloads.yml,
-scenario_evidence.yml, actions_taken.yml).
+scenario_evidence.yml, actions_taken.yml,
+notification_line.yml, probe_line.yml, journey_line.yml, pod_log_sources.yml).
 """
 
 
@@ -22,12 +23,14 @@ def triage_lines(checks):
     return lines or ["no check is configured for this inventory"]
 
 
-def recovery(checks, mitigated=None):
+def recovery(checks, mitigated=None, required=None):
     """Whether the checks prove recovery: every health endpoint healthy and no dependency down.
 
     Checks that did not run (skipped, or no status) do not count either way. A check named in
     ``mitigated`` (check name -> what took it out of the request path, e.g. REDIS_ENABLED=false) does not
     count either, and is reported as mitigated: the service recovered around it, not through it.
+    A check named in ``required`` (the probe, monitoring, alerts) must be ``ok`` when it ran: a slow probe or an
+    alert still firing is not a recovery, though neither is ``down``.
     """
     mitigated = mitigated or {}
     ran = {name: check for name, check in (checks or {}).items()
@@ -36,7 +39,8 @@ def recovery(checks, mitigated=None):
                 if f.get("severity") in ("warning", "critical")]
     endpoints_ok = ran.get("http", {}).get("status", "ok") == "ok"
     nothing_down = all(check["status"] != "down" for check in ran.values())
-    return {"recovered": endpoints_ok and nothing_down, "problems": problems,
+    required_ok = all(ran[name]["status"] == "ok" for name in required or [] if name in ran)
+    return {"recovered": endpoints_ok and nothing_down and required_ok, "problems": problems,
             "statuses": {name: check["status"] for name, check in ran.items()}, "mitigated": dict(mitigated)}
 
 
@@ -106,9 +110,64 @@ def actions_taken(registered):
     return done
 
 
+SERVICES = {"slack": "Slack", "statuspage": "Status page"}
+
+
+def notification_line(notification):
+    """One line a person reads: which service, what was done, and whether it arrived."""
+    notification = notification or {}
+    service = SERVICES.get(notification.get("service"), notification.get("service") or "?")
+    what = f"{notification.get('action', '?')}{' ' + str(notification['ref']) if notification.get('ref') else ''}"
+    if notification.get("delivered"):
+        return f"{service} - {what} - delivered"
+    return f"{service} - {what} - NOT delivered - {notification.get('error') or 'no answer'}"
+
+
+def probe_line(probe):
+    """One line for a probe's figures: requests, errors and latency against the thresholds."""
+    probe = probe or {}
+    if not probe.get("requests"):
+        return ""
+    verdict = "passed" if probe.get("passed") else "FAILED"
+    name = probe.get("name") or probe.get("url", "?")
+    return (f"{name} - {probe['requests']} requests, {probe.get('errors', 0)} errors "
+            f"({100 * (probe.get('error_rate') or 0):.0f}%), p50 {probe.get('p50_ms')} ms, "
+            f"p95 {probe.get('p95_ms')} ms, max {probe.get('max_ms')} ms - {verdict}")
+
+
+def journey_line(journey):
+    """One line for a smoke or user-journey check: passed, or the first step that failed."""
+    journey = journey or {}
+    failed = [step for step in journey.get("steps", []) if not step.get("passed")]
+    if journey.get("passed") and not failed:
+        return f"{journey.get('name', '?')} passed"
+    step = failed[0] if failed else {}
+    where = f"{step.get('method', 'GET')} {step.get('path') or step.get('url', '?')}"
+    return (f"{journey.get('name', '?')} FAILED at {where}"
+            f" ({step.get('status', 'no answer')}, expected {step.get('expected', '?')})")
+
+
+POD_OWNERS = {"Deployment": "deployment", "StatefulSet": "statefulset"}
+
+
+def pod_log_sources(findings, namespace, limit=5):
+    """evidence_collect sources for the pod logs of the workloads the findings name (Deployments, StatefulSets),
+    once each, at most ``limit``."""
+    sources = []
+    for item in findings or []:
+        evidence = (item or {}).get("evidence") or {}
+        key = POD_OWNERS.get(evidence.get("kind"))
+        source = {"type": "k8s_pod_logs", "namespace": namespace, key: evidence.get("workload")} if key else None
+        if source and evidence.get("workload") and source not in sources and len(sources) < limit:
+            sources.append(source)
+    return sources
+
+
 class FilterModule:
     def filters(self):
         return {"all_findings": all_findings, "triage_lines": triage_lines,
                 "step_lines": step_lines, "step": step, "recovery": recovery,
                 "scenario_workloads": scenario_workloads, "scenario_evidence": scenario_evidence,
-                "scenario_findings": scenario_findings, "actions_taken": actions_taken}
+                "scenario_findings": scenario_findings, "actions_taken": actions_taken,
+                "notification_line": notification_line, "probe_line": probe_line, "journey_line": journey_line,
+                "pod_log_sources": pod_log_sources}
