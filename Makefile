@@ -11,15 +11,17 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 APT_PACKAGES := redis-server postgresql rsync prometheus prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter
-.PHONY: setup apt demo test lint sanity lab-up lab-down clean bench
+.PHONY: setup apt demo test lint sanity lab-up lab-down clean bench ee
 
-setup: apt $(VENV)/.installed
+AWX_COLLECTION := collections/ansible_collections/awx/awx
+setup: apt $(VENV)/.installed $(AWX_COLLECTION)/MANIFEST.json
 
 apt:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	command -v rsync >/dev/null || missing="$$missing rsync"; \
+	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
 	for bin in prometheus prometheus-alertmanager prometheus-redis-exporter prometheus-postgres-exporter; do \
 	  command -v $$bin >/dev/null || missing="$$missing $$bin"; \
 	done; \
@@ -27,6 +29,11 @@ apt:
 	  echo "Installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
+
+# awx.awx (for awx/apply.yml and its tests): Galaxy is not always reachable, PyPI's ansible package carries it.
+$(AWX_COLLECTION)/MANIFEST.json: | $(VENV)/.installed
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --dest build/wheels ansible==12.3.0
+	$(PY) -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); z.extractall("collections", [n for n in z.namelist() if n.startswith("ansible_collections/awx/awx/")])' build/wheels/ansible-12.3.0-py3-none-any.whl
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -57,3 +64,8 @@ clean: lab-down
 
 bench: setup
 	$(PY) -m bench
+
+# The execution environment's build context (ansible-builder build -c build/ee -t IMAGE with podman or docker).
+ee: setup
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path build .
+	$(VENV)/bin/ansible-builder create -f execution-environment.yml -c build/ee
