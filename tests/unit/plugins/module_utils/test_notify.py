@@ -169,17 +169,17 @@ def test_slack_sends_the_token_only_in_the_authorization_header():
 ])
 def test_slack_refusals_are_sentences_without_the_token(error, expected):
     sender = answers(200, body=json.dumps({"ok": False, "error": error}))
-    answer, said, _ = slack(SLACK, "chat.postMessage", {"channel": "#x", "text": "hi"}, sender=sender)
+    answer, said = slack(SLACK, "chat.postMessage", {"channel": "#x", "text": "hi"}, sender=sender)[:2]
     assert answer is None and said == expected
 
 
 def test_slack_down_and_rate_limited_say_so():
-    _, said, attempts = slack(dict(SLACK, retries=1), "chat.update", {"channel": "C1", "ts": "1.2", "text": "x"},
-                              sender=answers(503), sleep=lambda s: None)
+    said, attempts = slack(dict(SLACK, retries=1), "chat.update", {"channel": "C1", "ts": "1.2", "text": "x"},
+                           sender=answers(503), sleep=lambda s: None)[1:]
     assert said == "Slack answered HTTP 503 after 2 attempts" and attempts == 2
-    _, said, _ = slack(SLACK, "chat.update", {}, sender=answers(None))
+    said = slack(SLACK, "chat.update", {}, sender=answers(None))[1]
     assert said == "Slack did not answer (connection refused) after 1 attempt"
-    _, said, _ = slack(SLACK, "chat.update", {}, sender=answers(429, headers={"retry-after": "1"}))
+    said = slack(SLACK, "chat.update", {}, sender=answers(429, headers={"retry-after": "1"}))[1]
     assert said == "Slack rate-limited the request (HTTP 429, Retry-After 1 s) after 1 attempt"
 
 
@@ -193,6 +193,6 @@ def test_slack_down_and_rate_limited_say_so():
 ])
 def test_statuspage_refusals_are_sentences(code, path, body, expected):
     sender = answers(code, body=json.dumps(body))
-    answer, said, _ = statuspage(STATUSPAGE, "POST", path, {"incident": {}}, sender=sender)
+    answer, said = statuspage(STATUSPAGE, "POST", path, {"incident": {}}, sender=sender)[:2]
     assert answer is None and said == expected
     assert sender.seen[0]["headers"]["Authorization"] == "OAuth k3y" and b"k3y" not in sender.seen[0]["data"]
