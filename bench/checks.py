@@ -47,7 +47,14 @@ CHECK_ARGS = {
     "llm_provider_info": lambda lab: {"providers": [{"name": name, **provider}
                                                     for name, provider in lab["llm"]["providers"].items()],
                                       "primary": "openai", "fallback": "anthropic"},
+    # Verification's monitoring checks (the verify role runs them, triage does not)
+    "prometheus_query_info": lambda lab: {"url": lab["monitoring"]["prometheus_url"], "rate_window": "15s",
+                                          "checks": ["targets_up", "error_rate_5xx", "latency_p95"]},
+    "alertmanager_alerts_info": lambda lab: {"url": lab["monitoring"]["alertmanager_url"]},
 }
+
+# Checks the verify role runs on their own, outside incident_triage_info.
+VERIFY_ONLY = {"prometheus_query_info", "alertmanager_alerts_info"}
 
 
 def _aws(lab: dict) -> dict:
@@ -59,7 +66,8 @@ def _k8s(lab: dict) -> dict:
 
 AGGREGATE_ARGS = {
     "incident_triage_info": lambda singles: {"checks": {name.removesuffix("_info"): {"module": name, "args": args}
-                                                        for name, args in singles.items()}},
+                                                        for name, args in singles.items()
+                                                        if name not in VERIFY_ONLY}},
 }
 
 
