@@ -118,8 +118,9 @@ options:
             choices: [worst, last, max, min, avg]
 notes:
   - Runs on the controller or any host; uses only the Python standard library.
-  - A query whose answer is empty, or only NaN (a ratio of rates with no request in the window), has no data
-    (finding C(prometheus.no_data)).
+  - A query whose answer is empty, or only NaN, has no data (finding C(prometheus.no_data)). For C(error_rate_5xx) and
+    C(latency_p95), NaN means no request in the window - nothing to judge, not a problem (C(prometheus.no_traffic),
+    info).
 """
 
 EXAMPLES = r"""
@@ -159,6 +160,7 @@ findings:
     - Id C(prometheus.<name>) per query that crossed its threshold (its severity; evidence C(query), C(expr),
       C(value), C(op), C(threshold), C(series) that crossed).
     - C(prometheus.no_data) per query that returned nothing (warning; metrics are not being collected).
+    - C(prometheus.no_traffic) when C(error_rate_5xx) or C(latency_p95) has no request in the window to judge (info).
     - C(prometheus.unreachable) when Prometheus does not answer, answers 5xx or refuses the credentials (warning).
   returned: always
   type: list
@@ -218,14 +220,17 @@ REQUESTS = "pynomaly_http_requests_total"
 PRESETS = {
     "targets_up": ("up", "<", 1, "critical", "Scrape targets down: metrics are not being collected from them"),
     "qdrant_up": ('up{job="qdrant"}', "<", 1, "critical", "Qdrant is down"),
-    "error_rate_5xx": (f'sum(rate({REQUESTS}{{code=~"5.."}}[{{w}}])) / sum(rate({REQUESTS}[{{w}}]))', ">", 0.05,
-                       "critical", "Requests answered 5xx"),
+    # No 5xx series at all is a share of 0 (or vector(0)), not "no data".
+    "error_rate_5xx": (f'(sum(rate({REQUESTS}{{code=~"5.."}}[{{w}}])) or vector(0)) / sum(rate({REQUESTS}[{{w}}]))',
+                       ">", 0.05, "critical", "Requests answered 5xx"),
     "latency_p95": ("histogram_quantile(0.95, sum by (le) (rate(pynomaly_http_request_duration_seconds_bucket[{w}])))",
                     ">", 1.0, "warning", "p95 latency in seconds"),
     "qdrant_connection_errors": ("rate(qdrant_connection_errors_total[{w}])", ">", 0, "warning",
                                  "The application has Qdrant connection errors (per second)"),
     "dependencies_up": ("pynomaly_dependency_up", "<", 1, "critical", "The application cannot use a dependency"),
 }
+# Ratios of request rates: with no request in the window they are NaN, which says "no traffic", not "not collected".
+TRAFFIC = {"error_rate_5xx", "latency_p95"}
 
 
 def argument_spec():
@@ -264,7 +269,8 @@ def planned_queries(params):
         except (TypeError, ValueError):
             raise RunbookError(f"check_thresholds.{name} must be a number", option="check_thresholds") from None
         planned.append({"name": name, "expr": expr.replace("{w}", params["rate_window"]), "op": op,
-                        "threshold": threshold, "severity": severity, "summary": summary, "range": None})
+                        "threshold": threshold, "severity": severity, "summary": summary, "range": None,
+                        "traffic": name in TRAFFIC})
     for index, query in enumerate(params["queries"]):
         where = f"queries[{index}]"
         if not query["expr"].strip():
@@ -316,6 +322,10 @@ def judge(query, data):
     entry = {"name": query["name"], "expr": query["expr"], "value": None, "threshold": threshold, "op": op,
              "passed": True, "series": len(series)}
     evidence = {"query": query["name"], "expr": query["expr"], "op": op, "threshold": threshold}
+    if not with_data and series and query.get("traffic"):
+        entry["finding"] = "prometheus.no_traffic"
+        return entry, finding("prometheus.no_traffic", "info",
+                              f"{query['name']}: no request in the window, nothing to judge", dict(evidence))
     if not with_data:
         entry["passed"], entry["finding"] = False, "prometheus.no_data"
         why = ("the query returns no series: its metrics are not being collected" if not series else
