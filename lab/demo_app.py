@@ -273,7 +273,13 @@ def ping_postgres(config: dict) -> str | None:
 
 def probe_dependencies(config: dict) -> None:
     """One round of dependency probes into DEPENDENCIES (what the up gauges and error counter show)."""
-    checks = {"postgres": ping_postgres, "redis": check_redis}
+    checks = {"postgres": ping_postgres}
+    # A cache the backend runs without (REDIS_ENABLED=false) is not a dependency: no gauge, no alert.
+    if _enabled(backend_env(workloads(config)), "REDIS_ENABLED", "true"):
+        checks["redis"] = check_redis
+    else:
+        with LOCK:
+            DEPENDENCIES["up"].pop("redis", None)
     if config.get("qdrant"):
         checks["qdrant"] = check_qdrant
     for name, check in checks.items():
