@@ -100,8 +100,12 @@ def restart_as_replica(lab: Lab, name: str) -> None:
     info = lab.service("redis")
     node = next(n for n in info["nodes"] if n["name"] == name)
     current = master_port(info)
-    # No master anywhere means nothing was promoted: the node comes back as the master it was.
+    # No master anywhere means nothing was promoted: the node comes back as the master it was. It kept nothing
+    # (in memory only), and its replicas resync from it: it gets the application's keys back, as a restored
+    # cache would, or the application would find them missing everywhere.
     start_node(lab, name, node["port"], replicaof=current)
+    if current is None:
+        client(node["port"]).mset(APP_KEYS)
 
 
 def stop_all(lab: Lab) -> None:
