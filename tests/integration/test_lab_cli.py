@@ -35,8 +35,8 @@ def test_lab_cli_round_trip(tmp_path):
     try:  # whatever fails from here on, the lab goes down again: a failed test leaves no process behind
         assert up.returncode == 0, up.stderr
         state = json.loads((tmp_path / "lab.json").read_text())
-        assert set(state["services"]) == {"postgres", "redis", "aws", "aws_health", "k8s", "qdrant", "llm", "notify", "app",
-                                          "monitoring"}
+        assert set(state["services"]) == {"postgres", "redis", "aws", "aws_health", "k8s", "qdrant", "llm", "notify",
+                                          "app", "monitoring"}
         cluster_dir = state["services"]["postgres"]["cluster_dir"]
         assert processes_mentioning(cluster_dir), "PostgreSQL should be running from the lab's cluster"
         assert started and all(alive(p) for p in started)
