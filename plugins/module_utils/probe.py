@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.six.moves.urllib.parse import urljoin, urlsplit
 
+from ansible_collections.sre.runbooks.plugins.module_utils.checks import http_health
 from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import check_result, finding
@@ -33,14 +34,6 @@ SPEC_OPTIONS = {"mutually_exclusive": [("url", "urls")], "required_one_of": [("u
 
 def argument_spec():
     """The options of sre.runbooks.http_probe."""
-    url_spec = {
-        "name": {"type": "str"},
-        "url": {"type": "str", "required": True},
-        "method": {"type": "str", "default": "GET", "choices": ["GET", "HEAD", "POST"]},
-        "expect_status": {"type": "list", "elements": "int", "default": [200]},
-        "body_match": {"type": "str"},
-        "timeout": {"type": "float"},
-    }
     step_spec = {
         "name": {"type": "str"},
         "method": {"type": "str", "default": "GET", "choices": METHODS},
@@ -70,7 +63,7 @@ def argument_spec():
     }
     return {
         "url": {"type": "str"},
-        "urls": {"type": "list", "elements": "dict", "options": url_spec},
+        "urls": {"type": "list", "elements": "dict", "options": http_health.endpoint_spec()},
         "requests": {"type": "int", "default": 10},
         "concurrency": {"type": "int", "default": 5},
         "timeout": {"type": "float", "default": 5.0},
@@ -91,16 +84,10 @@ def targets(params):
     """The URLs to probe: [{name, url, method, expect_status}]."""
     if params.get("url"):
         return [{"name": shown(_http_url(params["url"], "url")), "url": params["url"], "method": "GET",
-                 "expect_status": [200], "body_match": None, "timeout": None}]
+                 "expect_status": [200], "body_match": None, "timeout": None, "slow_ms": None}]
     found = []
     for index, item in enumerate(params.get("urls") or []):
-        _http_url(item["url"], f"urls[{index}].url")
-        if item.get("body_match"):
-            try:
-                re.compile(item["body_match"])
-            except re.error as exc:
-                raise RunbookError(f"urls[{index}].body_match is not a regular expression: {exc}",
-                                   option="urls") from exc
+        http_health.check_endpoint(item, f"urls[{index}]")
         if item.get("timeout") is not None and not BOUNDS["timeout"][0] <= item["timeout"] <= BOUNDS["timeout"][1]:
             raise RunbookError(f"urls[{index}].timeout must be between {BOUNDS['timeout'][0]} and "
                                f"{BOUNDS['timeout'][1]}, not {item['timeout']}", option="urls")
@@ -328,8 +315,10 @@ def run(params):
     results = fetch_all(requests, params["concurrency"])
     probes, findings = [], []
     for index, target in enumerate(urls):
-        record = figures(target, results[index * params["requests"]:(index + 1) * params["requests"]],
-                         params["thresholds"])
+        # A health endpoint's own slow_ms is the p95 its probe must stay under.
+        thresholds = dict(params["thresholds"], **({"max_p95_ms": float(target["slow_ms"])}
+                                                   if target.get("slow_ms") else {}))
+        record = figures(target, results[index * params["requests"]:(index + 1) * params["requests"]], thresholds)
         probes.append(record)
         findings.extend(probe_findings(record))
     journey_records = []

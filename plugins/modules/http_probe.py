@@ -28,7 +28,7 @@ options:
     description:
       - URLs to probe, each O(requests) times.
       - Takes the same items as the O(sre.runbooks.http_health_info#module:endpoints) of
-        M(sre.runbooks.http_health_info), but for C(slow_ms) (use O(thresholds)).
+        M(sre.runbooks.http_health_info), so an inventory's C(health_endpoints) can be passed as they are.
     type: list
     elements: dict
     suboptions:
@@ -55,6 +55,9 @@ options:
       timeout:
         description: Seconds for this URL's requests. Defaults to O(timeout).
         type: float
+      slow_ms:
+        description: The p95 latency in milliseconds this URL must stay under, instead of O(thresholds.max_p95_ms).
+        type: int
   requests:
     description: How many requests each URL gets (1 to 1000).
     type: int

@@ -49,6 +49,17 @@ def test_every_request_reaches_the_app(lab, ansible_module):
     assert "probe" in result and result["status"] == "ok"
 
 
+def test_a_health_endpoints_slow_ms_is_its_p95_ceiling(lab, ansible_module):
+    """The app-slow-free lab answers in milliseconds: 1 ms is too tight for its p95, 60 s is not."""
+    result = ansible_module("http_probe", {"urls": [
+        {"name": "tight", "url": lab.service("app")["health_url"], "slow_ms": 1},
+        {"name": "loose", "url": lab.service("app")["health_url"], "slow_ms": 60000}], "requests": 3})
+    by_name = {p["name"]: p for p in result["probes"]}
+    assert by_name["tight"]["thresholds"]["max_p95_ms"] == 1.0 and by_name["tight"]["failed_checks"] == ["p95_ms"]
+    assert by_name["loose"]["passed"] is True
+    assert [f["evidence"]["name"] for f in result["findings"]] == ["tight"]
+
+
 def test_health_endpoints_items_work_as_urls(lab, ansible_module, hanging_port):
     """The inventory's health_endpoints (http_health_info's items) drive the probe too: body_match, timeout."""
     result = ansible_module("http_probe", {"urls": [

@@ -13,9 +13,9 @@ from ansible_collections.sre.runbooks.plugins.module_utils.http_client import fe
 SPEC_OPTIONS = {}
 
 
-def argument_spec():
-    """The options of sre.runbooks.http_health_info."""
-    endpoint_spec = {
+def endpoint_spec():
+    """One health endpoint, as inventories list them (health_endpoints); sre.runbooks.http_probe takes the same."""
+    return {
         "name": {"type": "str"},
         "url": {"type": "str", "required": True},
         "method": {"type": "str", "default": "GET", "choices": ["GET", "HEAD", "POST"]},
@@ -24,8 +24,24 @@ def argument_spec():
         "timeout": {"type": "float"},
         "slow_ms": {"type": "int"},
     }
+
+
+def check_endpoint(ep, where):
+    """RunbookError naming the option (where, e.g. endpoints[0]) for what the argument spec cannot say."""
+    if not re.match(r"^https?://[^/\s]", ep["url"]):
+        raise RunbookError(f"{where}.url must start with http:// or https://, got {redact_url(ep['url'])!r}",
+                           option=where)
+    if ep.get("body_match"):
+        try:
+            re.compile(ep["body_match"])
+        except re.error as exc:
+            raise RunbookError(f"{where}.body_match is not a valid regular expression: {exc}", option=where) from exc
+
+
+def argument_spec():
+    """The options of sre.runbooks.http_health_info."""
     return {
-        "endpoints": {"type": "list", "elements": "dict", "required": True, "options": endpoint_spec},
+        "endpoints": {"type": "list", "elements": "dict", "required": True, "options": endpoint_spec()},
         "timeout": {"type": "float", "default": 5.0},
         "slow_ms": {"type": "int", "default": 2000},
         "concurrency": {"type": "int", "default": 64},
@@ -37,15 +53,7 @@ def argument_spec():
 def build_requests(params):
     requests = []
     for index, ep in enumerate(params["endpoints"]):
-        if not re.match(r"^https?://", ep["url"]):
-            raise RunbookError(f"endpoints[{index}].url must start with http:// or https://, "
-                               f"got {redact_url(ep['url'])!r}")
-        if ep.get("body_match"):
-            try:
-                re.compile(ep["body_match"])
-            except re.error as exc:
-                raise RunbookError(
-                    f"endpoints[{index}].body_match is not a valid regular expression: {exc}") from exc
+        check_endpoint(ep, f"endpoints[{index}]")
         requests.append({"url": ep["url"], "method": ep["method"], "validate_certs": params["validate_certs"],
                          "timeout": ep.get("timeout") or params["timeout"]})
     return requests
