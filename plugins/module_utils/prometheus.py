@@ -33,7 +33,7 @@ CONNECTION_SPEC_OPTIONS = {"mutually_exclusive": [("bearer_token", "username")],
 
 
 def connection_argument_spec():
-    """The connection options of the Prometheus and Alertmanager modules."""
+    """The connection options of the Prometheus and Alertmanager modules (doc fragment sre.runbooks.monitoring)."""
     return {
         "url": {"type": "str", "required": True},
         "bearer_token": {"type": "str", "no_log": True},

@@ -16,30 +16,10 @@ description:
     (status C(unknown)), not a failure of the task.
 author: sre.runbooks contributors (!UNKNOWN)
 extends_documentation_fragment:
+  - sre.runbooks.monitoring
   - sre.runbooks.attributes
   - sre.runbooks.attributes.INFO_MODULE
 options:
-  url:
-    description: Base URL of Alertmanager, for example C(http://alertmanager:9093).
-    type: str
-    required: true
-  bearer_token:
-    description: Token sent as C(Authorization) Bearer (a proxy in front of Alertmanager). Never printed.
-    type: str
-  username:
-    description: User for basic auth; needs O(password). Exclusive with O(bearer_token).
-    type: str
-  password:
-    description: Password for basic auth. Never printed.
-    type: str
-  timeout:
-    description: Seconds before a request counts as unanswered.
-    type: float
-    default: 10.0
-  validate_certs:
-    description: Verify TLS certificates.
-    type: bool
-    default: true
   matchers:
     description:
       - Only alerts whose labels match all of these, each C(label=value), C(label!=value), C(label=~regex) or

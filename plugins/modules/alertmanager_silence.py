@@ -16,6 +16,7 @@ description:
     is expired.
 author: sre.runbooks contributors (!UNKNOWN)
 extends_documentation_fragment:
+  - sre.runbooks.monitoring
   - sre.runbooks.attributes
 attributes:
   check_mode:
@@ -27,27 +28,6 @@ attributes:
     support: full
     details: A silence with the same matchers and comment that is still active is left alone, C(changed=false).
 options:
-  url:
-    description: Base URL of Alertmanager, for example C(http://alertmanager:9093).
-    type: str
-    required: true
-  bearer_token:
-    description: Token sent as C(Authorization) Bearer (a proxy in front of Alertmanager). Never printed.
-    type: str
-  username:
-    description: User for basic auth; needs O(password). Exclusive with O(bearer_token).
-    type: str
-  password:
-    description: Password for basic auth. Never printed.
-    type: str
-  timeout:
-    description: Seconds before a request counts as unanswered.
-    type: float
-    default: 10.0
-  validate_certs:
-    description: Verify TLS certificates.
-    type: bool
-    default: true
   state:
     description: C(present) creates the silence unless it is active; C(absent) expires it.
     type: str

@@ -22,30 +22,10 @@ description:
     Prometheus refuses (not valid PromQL) fails the task, naming the query.
 author: sre.runbooks contributors (!UNKNOWN)
 extends_documentation_fragment:
+  - sre.runbooks.monitoring
   - sre.runbooks.attributes
   - sre.runbooks.attributes.INFO_MODULE
 options:
-  url:
-    description: Base URL of Prometheus, for example C(http://prometheus:9090).
-    type: str
-    required: true
-  bearer_token:
-    description: Token sent as C(Authorization) Bearer (a proxy in front of Prometheus). Never printed.
-    type: str
-  username:
-    description: User for basic auth; needs O(password). Exclusive with O(bearer_token).
-    type: str
-  password:
-    description: Password for basic auth. Never printed.
-    type: str
-  timeout:
-    description: Seconds before a request counts as unanswered.
-    type: float
-    default: 10.0
-  validate_certs:
-    description: Verify TLS certificates.
-    type: bool
-    default: true
   checks:
     description:
       - Ready-made queries to run, by name.
