@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import aws, db_faults, elb_faults, faults, services
+from lab import aws, db_faults, elb_faults, faults, notify_server, services
 from lab.core import Lab
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,6 +158,27 @@ def app_health(lab: Lab) -> int | None:
         return exc.code
     except OSError:
         return None
+
+
+@pytest.fixture
+def notify(lab):
+    """The lab's Slack/Statuspage stand-in (lab/notify_server.py) as lab.json has it, healthy before and after."""
+    notify_server.heal(lab)
+    yield lab.service("notify")
+    notify_server.heal(lab)
+
+
+def assert_secret_only_in_authorization(records: list[dict], secret: str) -> None:
+    """The recorded requests (lab/notify_server.py) carry the secret in their Authorization header only."""
+    for record in records:
+        assert secret not in record["path"] and secret not in json.dumps(record["body"])
+        assert not [k for k, v in record["headers"].items() if secret in v and k.lower() != "authorization"]
+
+
+@pytest.fixture
+def monitoring(lab):
+    """The lab's Prometheus and Alertmanager (lab/monitoring.py) as lab.json has them."""
+    return lab.service("monitoring")
 
 
 @pytest.fixture

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from test_lab_monitoring import firing, monitoring_service, poll, wait_all_clear
+from test_lab_monitoring import firing, poll, wait_all_clear
 
 from lab import faults
 from lab.core import free_port
-
-
-@pytest.fixture(scope="module")
-def monitoring(lab):
-    yield from monitoring_service(lab)
 
 
 def alerts(ansible_module, monitoring, **args):

@@ -6,14 +6,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from test_lab_monitoring import api, firing, monitoring_service, poll
+from test_lab_monitoring import api, firing, poll
 
 from lab.core import free_port, http
-
-
-@pytest.fixture(scope="module")
-def monitoring(lab):
-    yield from monitoring_service(lab)
 
 
 def silences(monitoring, comment):

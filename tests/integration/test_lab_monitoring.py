@@ -22,23 +22,6 @@ JOBS = {"app", "qdrant", "redis", "postgres", "prometheus", "alertmanager"}
 WAIT = 60  # seconds a poll may take: scrapes and rule evaluations are every second
 
 
-def monitoring_service(lab):
-    """The lab's monitoring service, for a module-scoped fixture (``yield from``); started here, and stopped
-    after the module, when the lab has none."""
-    started = not lab.service("monitoring")
-    if started:
-        lab.set_service("monitoring", lab_monitoring.up(lab))
-    yield lab.service("monitoring")
-    if started:
-        lab_monitoring.down(lab)
-        lab.set_service("monitoring", {})
-
-
-@pytest.fixture(scope="module")
-def monitoring(lab):
-    yield from monitoring_service(lab)
-
-
 def api(url: str, path: str, **query) -> dict | list:
     """One GET of Prometheus's or Alertmanager's API, parsed."""
     code, body = http(f"{url}{path}" + (f"?{urllib.parse.urlencode(query, doseq=True)}" if query else ""))

@@ -6,17 +6,12 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_lab_monitoring import instant, monitoring_service, poll, traffic
+from test_lab_monitoring import instant, poll, traffic
 
 from lab import faults
 from lab.core import free_port
 
 ERROR_RATE = 'sum(rate(pynomaly_http_requests_total{code=~"5.."}[15s])) / sum(rate(pynomaly_http_requests_total[15s]))'
-
-
-@pytest.fixture(scope="module")
-def monitoring(lab):
-    yield from monitoring_service(lab)
 
 
 def check(ansible_module, monitoring, **args):

@@ -9,7 +9,7 @@ import subprocess
 from datetime import datetime
 
 import pytest
-from conftest import BIN, REPO, run_module
+from conftest import BIN, REPO, assert_secret_only_in_authorization, run_module
 
 from lab import notify_server
 from lab.core import free_port
@@ -19,24 +19,9 @@ INCIDENT = {"id": "INC-20261127-1700", "title": "System outage", "severity": "P0
             "started_at": "2026-11-27T17:00:00Z", "next_update_at": "2026-11-27T17:15:00Z"}
 
 
-@pytest.fixture(scope="module")
-def notify(lab):
-    """The lab's Slack/Statuspage stand-in; started here when the session's lab does not run it (yet)."""
-    started = not (lab.service("notify") and lab.alive(notify_server.SERVICE))
-    if started:
-        lab.set_service("notify", notify_server.up(lab))
-    yield lab.service("notify")
-    if started:
-        notify_server.down(lab)
-        state = lab.load()
-        state["services"].pop("notify", None)
-        lab.save(state)
-
-
 @pytest.fixture
 def slack_lab(notify, lab):
-    """The stand-in healthy before and after the test; yields what the test needs to call it and read it."""
-    notify_server.heal(lab)
+    """What the test needs to call the stand-in and read it (the notify fixture keeps it healthy)."""
     mark = len(notify_server.requests(lab))
 
     def sent():
@@ -48,14 +33,7 @@ def slack_lab(notify, lab):
         return run_module("slack_notify", dict(base, **args), lab.root, check=check, diff=diff)
 
     yield {"info": notify, "sent": sent, "run": run}
-    notify_server.heal(lab)
-    assert_token_only_in_authorization(notify_server.requests(lab, mark), notify["slack_token"])
-
-
-def assert_token_only_in_authorization(records: list[dict], token: str) -> None:
-    for record in records:
-        assert token not in record["path"] and token not in json.dumps(record["body"])
-        assert not [k for k, v in record["headers"].items() if token in v and k.lower() != "authorization"]
+    assert_secret_only_in_authorization(notify_server.requests(lab, mark), notify["slack_token"])
 
 
 def assert_not_printed(result: dict, token: str) -> None:
