@@ -6,7 +6,7 @@ The two runbooks disagree on the path (system-down-ec2-rds.md: 15/30/45/60 minut
 Engineering, CTO, executive communication; p0-kubernetes-llm.md: 0/15/30/60 to on-call, Engineering Manager,
 CTO, executive briefing), so the path is data: inventories/production/group_vars/all/escalation.yml ships both.
 
-Two filters live in this file, each documented in its own file beside it (escalation.yml, escalation_crossed.yml).
+The filter is documented in escalation.yml beside this file.
 """
 
 import math
@@ -173,11 +173,6 @@ def escalation(policy, started_at, now=None, previous_tier=None):
     }
 
 
-def escalation_crossed(policy, started_at, previous_tier=None, now=None):
-    """The tiers reached since the last notified tier (each once: pass the tier last notified)."""
-    return escalation(policy, started_at, now=now, previous_tier=previous_tier)["newly_crossed"]
-
-
 class FilterModule:
     def filters(self):
-        return {"escalation": escalation, "escalation_crossed": escalation_crossed}
+        return {"escalation": escalation}

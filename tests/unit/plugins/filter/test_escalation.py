@@ -5,7 +5,7 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.sre.runbooks.plugins.filter.escalation import escalation, escalation_crossed
+from ansible_collections.sre.runbooks.plugins.filter.escalation import escalation
 
 ROOT = Path(__file__).resolve().parents[4]
 SHIPPED = yaml.safe_load((ROOT / "inventories/production/group_vars/all/escalation.yml").read_text())
@@ -89,7 +89,7 @@ def test_newly_crossed_tiers_are_those_above_the_one_last_notified():
     assert [t["tier"] for t in escalation(SYSTEM_DOWN, START, at(31))["newly_crossed"]] == [1, 2]
     assert [t["tier"] for t in escalation(SYSTEM_DOWN, START, at(31), previous_tier=1)["newly_crossed"]] == [2]
     assert escalation(SYSTEM_DOWN, START, at(31), previous_tier=2)["newly_crossed"] == []
-    crossed = escalation_crossed(SYSTEM_DOWN, START, 1, at(46))
+    crossed = escalation(SYSTEM_DOWN, START, at(46), 1)["newly_crossed"]
     assert [(t["tier"], t["name"]) for t in crossed] == [(2, "VP Engineering"), (3, "CTO")]
     assert crossed[1]["contacts"][0]["slack"] == "@cto" and crossed[1]["channels"] == ["#pynomaly-incidents"]
 
@@ -98,7 +98,7 @@ def test_a_run_notifies_a_newly_crossed_tier_once():
     notified = 0
     told = []
     for minutes in (0, 5, 16, 20, 31, 33, 61, 70):
-        new = escalation_crossed(P0_K8S, START, notified, at(minutes))
+        new = escalation(P0_K8S, START, at(minutes), notified)["newly_crossed"]
         told += [t["tier"] for t in new]
         notified = max([notified] + [t["tier"] for t in new])
     assert told == [1, 2, 3, 4]
@@ -106,9 +106,9 @@ def test_a_run_notifies_a_newly_crossed_tier_once():
 
 def test_previous_tier_may_be_the_last_result():
     last = escalation(P0_K8S, START, at(16))
-    assert [t["tier"] for t in escalation_crossed(P0_K8S, START, last, at(31))] == [3]
-    assert [t["tier"] for t in escalation_crossed(P0_K8S, START, "2", at(31))] == [3]
-    assert [t["tier"] for t in escalation_crossed(P0_K8S, START, None, at(16))] == [1, 2]
+    assert [t["tier"] for t in escalation(P0_K8S, START, at(31), last)["newly_crossed"]] == [3]
+    assert [t["tier"] for t in escalation(P0_K8S, START, at(31), "2")["newly_crossed"]] == [3]
+    assert [t["tier"] for t in escalation(P0_K8S, START, at(16), None)["newly_crossed"]] == [1, 2]
 
 
 def test_an_empty_policy_states_no_tier():
