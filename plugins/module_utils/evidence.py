@@ -20,7 +20,6 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 
 from ansible.module_utils.basic import env_fallback
-from ansible.module_utils.six.moves.urllib.parse import urlencode
 
 from ansible_collections.sre.runbooks.plugins.module_utils.aws_client import aws_argument_spec
 from ansible_collections.sre.runbooks.plugins.module_utils.common import check_bounds
@@ -232,26 +231,26 @@ def collect_journal(source, params, now, host):
 
 
 def collect_prometheus(source, params, now):
+    """A range export of one expression over the window, through the Prometheus client the checks use."""
+    from ansible_collections.sre.runbooks.plugins.module_utils.prometheus import MonitoringApiError, Prometheus
+
     minutes = source.get("minutes") or params["window_minutes"]
     end = int(now.timestamp())
-    query = {"query": source["expr"], "start": end - minutes * 60, "end": end, "step": source["step"]}
-    url = source["url"].rstrip("/") + "/api/v1/query_range?" + urlencode(query)
-    shown = redact_url(source["url"])
-    result = fetch({"url": url, "timeout": params["timeout"], "body_limit": params["max_file_bytes"] + 1,
-                    "validate_certs": True})
-    if result["error"]:
-        raise Skipped(f"Prometheus at {shown} did not answer: {result['error']}")
+    start = end - minutes * 60
+    server = Prometheus({"url": source["url"], "timeout": params["timeout"], "validate_certs": True})
+    request = dict(server.query_request(source["expr"], start, end, source["step"]),
+                   body_limit=params["max_file_bytes"] + 1)
     try:
-        document = json.loads(result["body"])
-    except ValueError:
-        document = None
-    if result["status_code"] != 200 or not isinstance(document, dict) or document.get("status") != "success":
-        error = document.get("error") if isinstance(document, dict) else None
-        raise Skipped(f"Prometheus at {shown} answered {result['status_code']}"
-                      + (f": {error}" if error else " without a query result"))
+        document = server.open(fetch(request))
+    except MonitoringApiError as exc:
+        raise Skipped(f"Prometheus at {server.where} answered {exc.details['status_code']}: {exc.msg}") from None
+    except RunbookError as exc:
+        raise Skipped(exc.msg) from None
+    if not isinstance(document, dict) or document.get("status") != "success":
+        raise Skipped(f"Prometheus at {server.where} answered without a query result")
     name = source.get("name") or f"prometheus-{source['expr'][:60]}"
     name = name if name.endswith(".json") else name + ".json"
-    export = {"prometheus": shown, "expr": source["expr"], "start": query["start"], "end": end,
+    export = {"prometheus": server.where, "expr": source["expr"], "start": start, "end": end,
               "step": source["step"], "response": document}
     return [json_item(name, f"prometheus:{source['expr']}", export, params["max_file_bytes"])], []
 

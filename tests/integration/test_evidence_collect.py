@@ -190,9 +190,9 @@ def test_sources_that_fail_are_skipped_with_the_reason(lab, ansible_module, inci
     assert result["manifest"]["skipped"] == [
         {"source": f"file:{tmp_path / 'missing.log'}", "reason": f"{tmp_path / 'missing.log'} does not exist"},
         {"source": f"file:{tmp_path / 'nothing-*.log'}", "reason": f"no file matches {tmp_path / 'nothing-*.log'}"},
-        {"source": "prometheus:up", "reason": "Prometheus at http://127.0.0.1:1 did not answer: connection refused"},
+        {"source": "prometheus:up", "reason": "Prometheus at http://127.0.0.1:1 does not answer: connection refused"},
         {"source": "prometheus:up",
-         "reason": f"Prometheus at http://127.0.0.1:{hanging_port} did not answer: timed out"},
+         "reason": f"Prometheus at http://127.0.0.1:{hanging_port} does not answer: timed out"},
         {"source": "k8s_pod_logs:deployment=no-such-deployment",
          "reason": f"Deployment no-such-deployment not found in namespace {lab.service('k8s')['namespace']}"},
     ]
@@ -229,10 +229,8 @@ def test_alb_logs_are_the_lines_of_the_window(lab, ansible_module, incidents):
     assert set(lines) <= stored and lines == sorted(lines, key=lambda line: line.split(" ")[1])
 
 
-def test_prometheus_range_export_from_the_lab(lab, ansible_module, incidents):
-    prometheus = lab.service("monitoring").get("prometheus_url")
-    if not prometheus:
-        pytest.skip("the lab runs no Prometheus yet (services.monitoring.prometheus_url)")
+def test_prometheus_range_export_from_the_lab(lab, ansible_module, incidents, monitoring):
+    prometheus = monitoring["prometheus_url"]
     result = collect(ansible_module, incidents, [{"type": "prometheus", "url": prometheus, "expr": "up",
                                                   "name": "metrics-up", "minutes": 10, "step": 15}])
     files = assert_manifest_matches_disk(result)
