@@ -13,9 +13,11 @@
 """
 
 import json
+import re
 import time
 from email.utils import parsedate_to_datetime
 
+from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.http_client import fetch
 from ansible_collections.sre.runbooks.plugins.module_utils.timestamps import parse_time
 
@@ -339,6 +341,16 @@ def connection_argument_spec():
 
 
 CONNECTION_BOUNDS = {"retries": (0, 10), "timeout": (0.1, 300)}
+
+
+def check_connection(params, secret_option):
+    """RunbookError naming the option for an api_url that is not http(s) or a secret with blanks in it (a token
+    pasted with its label or a line break would be sent as is and refused)."""
+    if re.search(r"[\s\x00-\x1f\x7f]", params[secret_option]):
+        raise RunbookError(f"{secret_option} contains whitespace or control characters; pass it alone.",
+                           option=secret_option)
+    if not re.match(r"^https?://", params["api_url"]):
+        raise RunbookError("api_url must start with http:// or https://.", option="api_url")
 
 
 def notification(service, action, delivered, attempts, summary, ref, error=None):

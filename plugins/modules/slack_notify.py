@@ -210,6 +210,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.errors import Runbook
 from ansible_collections.sre.runbooks.plugins.module_utils.notify import (
     CONNECTION_BOUNDS,
     TEMPLATES,
+    check_connection,
     connection_argument_spec,
     notification,
     render,
@@ -222,10 +223,7 @@ def validate(params):
     if not (params["channel"] or "").strip():
         raise RunbookError("channel is empty: give the channel id (C0123ABCD) or name (#pynomaly-incidents).",
                            option="channel")
-    if re.search(r"[\s\x00-\x1f\x7f]", params["token"]):
-        raise RunbookError("token contains whitespace or control characters; pass the token alone.", option="token")
-    if not re.match(r"^https?://", params["api_url"]):
-        raise RunbookError("api_url must start with http:// or https://.", option="api_url")
+    check_connection(params, "token")
     if params["message_ts"] is not None and not re.match(r"^\d+\.\d+$", params["message_ts"]):
         raise RunbookError(f"message_ts must be a Slack ts such as 1716800000.000100, not {params['message_ts']!r}.",
                            option="message_ts")

@@ -174,7 +174,6 @@ check_mode:
   sample: false
 """
 
-import re
 from urllib.parse import quote, urlencode
 
 from ansible.module_utils.basic import env_fallback
@@ -184,6 +183,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.errors import Runbook
 from ansible_collections.sre.runbooks.plugins.module_utils.notify import (
     CONNECTION_BOUNDS,
     STATUSPAGE_BODIES,
+    check_connection,
     connection_argument_spec,
     notification,
     statuspage,
@@ -216,10 +216,7 @@ def validate(params):
     for option in ("page_id", "name", "incident_id"):
         if params[option] is not None and not params[option].strip():
             raise RunbookError(f"{option} is empty.", option=option)
-    if re.search(r"[\s\x00-\x1f\x7f]", params["api_key"]):
-        raise RunbookError("api_key contains whitespace or control characters; pass the key alone.", option="api_key")
-    if not re.match(r"^https?://", params["api_url"]):
-        raise RunbookError("api_url must start with http:// or https://.", option="api_url")
+    check_connection(params, "api_key")
     for component, status in (params["components"] or {}).items():
         if status not in COMPONENT_STATUSES:
             raise RunbookError(f"components: the status of {component} must be one of {', '.join(COMPONENT_STATUSES)}, "
