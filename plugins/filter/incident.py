@@ -113,11 +113,13 @@ def actions_taken(registered):
 SERVICES = {"slack": "Slack", "statuspage": "Status page"}
 
 
-def notification_line(notification):
-    """One line a person reads: which service, what was done, and whether it arrived."""
+def notification_line(notification, dry_run=False):
+    """One line a person reads: which service, what was done (or, in a dry run, would be), and whether it arrived."""
     notification = notification or {}
     service = SERVICES.get(notification.get("service"), notification.get("service") or "?")
     what = f"{notification.get('action', '?')}{' ' + str(notification['ref']) if notification.get('ref') else ''}"
+    if dry_run and not notification.get("error"):
+        return f"{service} - would {what} (dry run: nothing sent)"
     if notification.get("delivered"):
         return f"{service} - {what} - delivered"
     return f"{service} - {what} - NOT delivered - {notification.get('error') or 'no answer'}"

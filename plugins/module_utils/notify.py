@@ -114,7 +114,7 @@ def render(template, incident):
 
     incident keys used (all optional): id, title, severity, service, environment, status, impact, started_at,
     resolved_at, scenario or scenarios, workaround, eta, escalation (the escalation filter's result),
-    actions (actions taken), summary, next_update_at.
+    actions (actions taken), planned (steps still to come), summary, next_update_at.
     """
     if template not in TEMPLATES:
         raise ValueError(f"template must be one of {', '.join(TEMPLATES)}, not {template!r}")
@@ -157,6 +157,10 @@ def render(template, incident):
     if actions:
         lines.append("*Actions Taken*:")
         lines.extend(f"- {action}" for action in actions)
+    planned = listed(inc.get("planned"))
+    if planned:
+        lines.append("*Next steps*:")
+        lines.extend(f"- {step}" for step in planned)
     if template == "resolved":
         lines.extend(["", RESOLVED_LINE.format(at=" at " + when(inc["resolved_at"]) if "resolved_at" in inc else "")])
     if "summary" in inc:

@@ -69,7 +69,8 @@ options:
       - The incident the template is filled from. Keys used, all optional, C(id), C(title), C(severity),
         C(service), C(environment), C(status), C(impact), C(started_at), C(resolved_at), C(scenario) or
         C(scenarios), C(workaround), C(eta), C(escalation) (the C(sre.runbooks.escalation) filter's result),
-        C(actions) (actions taken, sentences), C(summary), C(next_update_at). Timestamps are ISO 8601.
+        C(actions) (actions taken, sentences), C(planned) (steps still to come, sentences), C(summary),
+        C(next_update_at). Timestamps are ISO 8601.
       - Its C(id) also ties O(state_path) to the incident, a state file of another incident is not updated.
     type: dict
     default: {}

@@ -69,7 +69,7 @@ def test_lifecycle_of_a_redis_outage_told_verified_kept_and_reported(lab, incide
     # Escalation: 16 minutes into the system-down runbook's path is tier 1, the Engineering Lead, told once.
     escalations = [r for r in posts if "ESCALATION" in r["body"]["text"]]
     assert len(escalations) == 1 and "Engineering Lead" in escalations[0]["body"]["text"]
-    assert "Escalation: tier 1 - Engineering Lead" in result.stdout
+    assert "tier 1 (Engineering Lead)" in result.stdout
 
     # Statuspage: one incident for this incident id, investigating -> identified -> resolved, components back.
     page = state["statuspage"]
