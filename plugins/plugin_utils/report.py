@@ -270,11 +270,13 @@ def key_events(events):
     escalation, figure and finding of note; routine steps are left to timeline.jsonl."""
     chosen, phase = [], None
     for event in events:
-        if event["result"] == "skipped":
+        failed = event["result"] in ("failed", "unreachable")
+        # Ansible's own check of a role's arguments, and a loop's summary after its items, add nothing to read.
+        if event["result"] == "skipped" or (not failed and (
+                str(event.get("action", "")).endswith("validate_argument_spec") or "items" in event)):
             continue
         note = _note(event)
-        if (event.get("phase") != phase or event["result"] in KEY_RESULTS or note
-                or str(event.get("action", "")).endswith("assert")):
+        if event.get("phase") != phase or event["result"] in KEY_RESULTS or note:
             chosen.append((event, note))
         phase = event.get("phase")
     return chosen

@@ -191,6 +191,19 @@ def test_the_timeline_keeps_key_events_and_counts_the_routine_ones():
     assert "2 routine task results not shown; timeline.jsonl has every one." in timeline
 
 
+def test_the_timeline_leaves_out_argument_checks_and_loop_summaries_but_not_their_failures():
+    events = [at(0, "declare", step="Validating arguments", action="ansible.builtin.validate_argument_spec"),
+              at(0, "declare", step="Declare the incident"),
+              at(1, "communicate", "changed", step="Tell tier 1 (tier 1)", action="sre.runbooks.slack_notify"),
+              at(1, "communicate", "changed", step="Tell tier 1", action="sre.runbooks.slack_notify", items=1),
+              at(2, "verify", "failed", step="Validating verify arguments",
+                 action="ansible.builtin.validate_argument_spec")]
+    timeline = section(render_report(META, events), "Timeline")
+    assert "Validating arguments |" not in timeline and "| Declare the incident |" in timeline
+    assert "| Tell tier 1 (tier 1) |" in timeline and "| Tell tier 1 |" not in timeline
+    assert "| Validating verify arguments | failed |" in timeline
+
+
 def test_verification_figures_show_probe_queries_and_alerts_against_thresholds():
     figures = section(render_report(META, drill()), "Verification")
     assert ("| api http://127.0.0.1:8000/health | 10 | 0 | 0.0% | 3.1 | 4.8 | 5.0 "
