@@ -1,4 +1,4 @@
-from ansible_collections.sre.runbooks.plugins.filter.incident import all_findings, step, triage_lines
+from ansible_collections.sre.runbooks.plugins.filter.incident import all_findings, notification_line, step, triage_lines
 
 
 def test_findings_and_lines_of_checks_by_name():
@@ -97,3 +97,13 @@ def test_actions_taken_only_from_real_changes():
     looped = {"results": [done, shown, unconfirmed]}
     assert actions_taken([looped, {"changed": True, "check_mode": False, "actions": ["scale"]}, skipped, None]) == [
         "restart backend", "undo", "scale"]
+
+
+def test_notification_lines_say_delivered_refused_or_dry_run():
+    posted = {"service": "slack", "action": "post", "delivered": True, "ref": "1.2"}
+    refused = {"service": "statuspage", "action": "create", "delivered": False, "error": "Statuspage answered 503"}
+    dry = {"service": "slack", "action": "post", "delivered": False}
+    assert notification_line(posted) == "Slack - post 1.2 - delivered"
+    assert notification_line(refused) == "Status page - create - NOT delivered - Statuspage answered 503"
+    assert notification_line(dry, True) == "Slack - would post (dry run: nothing sent)"
+    assert notification_line(refused, True).endswith("NOT delivered - Statuspage answered 503")
