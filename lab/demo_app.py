@@ -28,16 +28,25 @@ Fault switches (written by ``lab break``): the file named ``fault_file`` in the
 config holds ``5xx`` (every request answers 500) or ``slow`` (every request
 waits ``slow_seconds`` first); empty or absent means healthy. ``app-down`` is
 not a switch: the lab stops this process.
+
+On the lab's application servers (lab/hosts.py) the same program runs as the systemd unit ``pynomaly``
+(``--bind 0.0.0.0 --log-file /var/log/pynomaly/application.log``): it writes every line to that file and to
+stdout (the journal), and ``/health`` answers 503 while the log cannot be written (a full disk). Two startup
+faults live in files beside the config there, written by ``lab break``: ``crash`` holds how many more starts
+fail with a fatal exception (exit 1), ``memory`` how many MB the process fills at startup before it serves
+(its working set: more than the unit's memory limit gets it killed).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import psycopg2
@@ -50,6 +59,22 @@ from lab.core import http, read_json
 COUNTS: Counter = Counter()
 LOCK = threading.Lock()
 HTTP_TIMEOUT = 2
+LOG = {"file": None, "error": None}
+WORKING_SET: list = []
+
+
+def log(line: str) -> None:
+    """One line to stdout (the journal under systemd) and, with --log-file, to that file; a write that fails
+    (ENOSPC) is remembered for /health."""
+    print(line, flush=True)
+    if LOG["file"] is None:
+        return
+    try:
+        with open(LOG["file"], "a") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+        LOG["error"] = None
+    except OSError as exc:
+        LOG["error"] = f"log: cannot write {LOG['file']}: {exc.strerror}"
 
 
 def load_config(path: str) -> dict:
@@ -208,6 +233,7 @@ def health(config: dict, cluster: dict | None) -> tuple[int, dict]:
             checks["llm"] = "cache-only"
         else:
             found.append(check_llm(config, env))
+    found.append(LOG["error"])
     problems = [p for p in found if p]
     body = {"status": "ok" if not problems else "unavailable", "problems": problems, "checks": checks}
     if cluster is not None:
@@ -296,7 +322,7 @@ def _probe_forever(config: dict) -> None:
         try:
             probe_dependencies(config)
         except Exception as exc:  # noqa: BLE001 -- a bug in one round must not stop the gauges for good
-            print(f"dependency probe failed: {exc}", flush=True)
+            log(f"dependency probe failed: {exc}")
         time.sleep(max(0.0, PROBE_INTERVAL - (time.monotonic() - started)))
 
 
@@ -368,18 +394,50 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def log_message(self, fmt, *args):
-        print(f"{self.address_string()} {fmt % args}", flush=True)
+        log(f"{self.address_string()} {fmt % args}")
+
+
+def startup_faults(config_path: str) -> None:
+    """The host faults of a start: crash while the crash file counts down, then fill the working set."""
+    folder = Path(config_path).parent
+    crash = folder / "crash"
+    remaining = int(read_text(crash) or 0)
+    if remaining > 0:
+        crash.write_text(str(remaining - 1))
+        log("FATAL: unhandled exception in worker startup")
+        log("Traceback (most recent call last):")
+        log('  File "/opt/pynomaly/lab/demo_app.py", in startup_faults')
+        log("RuntimeError: model registry corrupted: cannot load detector 'isolation-forest-v3'")
+        sys.exit(1)
+    megabytes = int(read_text(folder / "memory") or 0)
+    if megabytes > 0:
+        log(f"loading detector models: {megabytes} MB")
+        for _ in range(megabytes // 8):
+            WORKING_SET.append(b"\x01" * (8 << 20))  # written: resident, not just reserved
+            time.sleep(0.05)  # grows like a cache warming up, not at once
+        log("detector models loaded")
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--config", required=True)
+    parser.add_argument("--bind", default="127.0.0.1", help="address to listen on (a lab host: 0.0.0.0)")
+    parser.add_argument("--log-file", help="also write every line to this file (a lab host's application.log)")
     args = parser.parse_args()
+    LOG["file"] = args.log_file
     Handler.config = load_config(args.config)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    startup_faults(args.config)
+    server = ThreadingHTTPServer((args.bind, args.port), Handler)
     server.daemon_threads = True
-    print(f"pynomaly demo listening on 127.0.0.1:{args.port}", flush=True)
+    log(f"pynomaly demo listening on {args.bind}:{args.port}")
     server.serve_forever()
 
 

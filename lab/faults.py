@@ -10,6 +10,7 @@ from lab import (
     db_faults,
     dns_faults,
     elb_faults,
+    host_faults,
     k8s_faults,
     llm,
     network_faults,
@@ -110,6 +111,7 @@ FAULTS = {
                   aws_health_server.break_aws_event, aws_health_server.heal_aws_event),
     "notify-down": ("Slack and Statuspage both answer 503 (Service Unavailable): messages are not delivered",
                     notify_server.break_notify_down, notify_server.heal_notify_down),
+    **host_faults.FAULTS,
 }
 
 

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from lab import app, aws, aws_health_server, k8s, llm, monitoring, notify_server, postgres, qdrant, redis_pair
+from lab import (
+    app,
+    aws,
+    aws_health_server,
+    hosts,
+    k8s,
+    llm,
+    monitoring,
+    nginx,
+    notify_server,
+    postgres,
+    qdrant,
+    redis_pair,
+)
 from lab.core import Lab, LabError
 
 
@@ -21,6 +34,8 @@ def up(lab: Lab) -> dict:
         lab.set_service("llm", llm.up(lab))
         lab.set_service("notify", notify_server.up(lab))
         lab.set_service("app", app.up(lab, lab.service("postgres"), lab.service("redis")))
+        lab.set_service("hosts", hosts.up(lab, lab.service("postgres"), lab.service("redis")))
+        lab.set_service("nginx", nginx.up(lab, lab.service("hosts")))
         lab.set_service("monitoring", monitoring.up(lab))  # scrapes the app, Qdrant and the exporters: last
     except Exception as exc:  # whatever failed (a client library's own error too), undo it all
         down(lab)
@@ -30,7 +45,8 @@ def up(lab: Lab) -> dict:
 
 def down(lab: Lab) -> None:
     errors = []
-    for stop in (monitoring.down, app.down, notify_server.down, llm.down, qdrant.down, k8s.down, aws_health_server.down,
+    for stop in (monitoring.down, nginx.down, hosts.down, app.down, notify_server.down, llm.down, qdrant.down,
+                 k8s.down, aws_health_server.down,
                  aws.down, redis_pair.down, postgres.down):
         try:
             stop(lab)
@@ -49,4 +65,4 @@ def down(lab: Lab) -> None:
 
 def status(lab: Lab) -> list[str]:
     return [module.status(lab) for module in (postgres, redis_pair, aws, aws_health_server, k8s, qdrant, llm,
-                                              notify_server, app, monitoring)]
+                                              notify_server, app, hosts, nginx, monitoring)]

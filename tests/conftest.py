@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import aws, db_faults, elb_faults, faults, notify_server, services
+from lab import aws, db_faults, elb_faults, faults, hosts, notify_server, services
 from lab.core import Lab
 
 REPO = Path(__file__).resolve().parent.parent
@@ -57,20 +57,22 @@ def ansible_env(lab_root: Path | None, incident_dir: Path | None = None) -> dict
     return env
 
 
-def run_module(name: str, args: dict, lab_root: Path | None = None, check: bool = False, diff: bool = False) -> dict:
-    """Run one module of the collection as Ansible does (its own process); return its result.
+def run_module(name: str, args: dict, lab_root: Path | None = None, check: bool = False, diff: bool = False,
+               host: str = "localhost") -> dict:
+    """Run one module of the collection as Ansible does (its own process, over SSH for a lab host); return its
+    result.
 
     The result is read from the builtin `tree` callback's file; `_stdout` holds what a person would see.
     """
     with tempfile.TemporaryDirectory() as tree:
-        cmd = [str(BIN / "ansible"), "localhost", "-m", f"sre.runbooks.{name}", "-a", json.dumps(args), "--tree", tree]
+        cmd = [str(BIN / "ansible"), host, "-m", f"sre.runbooks.{name}", "-a", json.dumps(args), "--tree", tree]
         cmd += ["--check"] if check else []
         cmd += ["--diff"] if diff else []
         env = ansible_env(lab_root)
         env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
         done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
         try:
-            result = json.loads((Path(tree) / "localhost").read_text())
+            result = json.loads((Path(tree) / host).read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             raise AssertionError(f"no result (rc {done.returncode}):\n{done.stdout}\n{done.stderr}")
     # The tree file leaves out `failed`; ansible's exit code says it (2: a task failed).
@@ -173,6 +175,32 @@ def assert_secret_only_in_authorization(records: list[dict], secret: str) -> Non
     for record in records:
         assert secret not in record["path"] and secret not in json.dumps(record["body"])
         assert not [k for k, v in record["headers"].items() if secret in v and k.lower() != "authorization"]
+
+
+@pytest.fixture
+def hosts_lab(lab):
+    """The lab with its application servers (lab/hosts.py); skips, saying why, where the host tier cannot run."""
+    tier = lab.service("hosts")
+    if not tier.get("available"):
+        pytest.skip(f"host tier unavailable: {tier.get('reason', 'not started')}")
+    return lab
+
+
+@pytest.fixture
+def host_module(hosts_lab):
+    """host_module(host, name, args, check=False, diff=False): a module run on a lab host over SSH."""
+    def _run(host, name, args, check=False, diff=False):
+        return run_module(name, args, hosts_lab.root, check=check, diff=diff, host=host)
+    return _run
+
+
+@pytest.fixture
+def host_sh(hosts_lab):
+    """host_sh(host, command): a shell command inside a lab host as root (the lab's own way in, not SSH);
+    returns the CompletedProcess, whatever its exit code."""
+    def _run(host, command, timeout=60):
+        return hosts.execute(hosts_lab, host, command, check=False, timeout=timeout)
+    return _run
 
 
 @pytest.fixture
