@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every lab service; leaves no process behind")
     sub.add_parser("status", help="one line per service")
     sub.add_parser("faults", help="the faults break/heal know")
+    sub.add_parser("image", help="build the application servers' image once (debootstrap), if this machine can")
     for name in ("break", "heal"):
         cmd = sub.add_parser(name, help=f"{name} one fault")
         cmd.add_argument("fault", help="fault name, see 'faults'")
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(services.status(lab)))
             active = lab.load().get("faults") or []
             print("faults: " + (", ".join(active) if active else "none"))
+        elif args.command == "image":
+            from lab import host_image
+            reason = host_image.unavailable_reason()
+            print(f"host image: skipped, {reason}" if reason else f"host image: {host_image.build()}")
         elif args.command == "faults":
             for name, (description, _, _) in sorted(faults.FAULTS.items()):
                 print(f"{name:22} {description}")

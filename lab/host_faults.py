@@ -21,7 +21,7 @@ def _restore(lab: Lab) -> None:
     """The unit as the lab made it: no fault files, no drop-ins, started and healthy."""
     _sh(lab, f"echo 0 > /etc/pynomaly/crash; echo 0 > /etc/pynomaly/memory; rm -rf {LIMITS_DROP_INS}; "
              f"systemctl daemon-reload; systemctl reset-failed {UNIT}; systemctl restart {UNIT}")
-    hosts.wait_unit(lab, HOST, ("active",))
+    hosts.wait_healthy(lab, HOST)
 
 
 def break_app_crash(lab: Lab) -> None:

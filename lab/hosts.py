@@ -284,6 +284,13 @@ def status(lab: Lab) -> str:
     return "hosts " + "; ".join(lines)
 
 
+def wait_healthy(lab: Lab, name: str, timeout: float = 30) -> None:
+    """Wait until the application on a host answers /health 200."""
+    address = lab.service("hosts")["hosts"][name]["address"]
+    wait_until(lambda: http(f"http://{address}:{APP_PORT}/health", timeout=2)[0] == 200, timeout,
+               f"{UNIT_NAME} on {name} to answer /health 200", interval=0.2)
+
+
 def wait_unit(lab: Lab, name: str, states: tuple[str, ...], timeout: float = 30) -> str:
     """Wait until the pynomaly unit on a host is in one of the ActiveStates; return it."""
     def current():

@@ -4,8 +4,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import REPO, processes_mentioning
+
+from lab import host_memory, hosts
 
 
 def lab_cli(state, *args):
@@ -31,12 +34,13 @@ def alive(pid):
 
 def test_lab_cli_round_trip(tmp_path):
     up = lab_cli(tmp_path, "up")
-    started, cluster_dir = pids(tmp_path), None
+    started, cluster_dir, tier = pids(tmp_path), None, {}
     try:  # whatever fails from here on, the lab goes down again: a failed test leaves no process behind
         assert up.returncode == 0, up.stderr
         state = json.loads((tmp_path / "lab.json").read_text())
         assert set(state["services"]) == {"postgres", "redis", "aws", "aws_health", "k8s", "qdrant", "llm", "notify",
-                                          "app", "monitoring"}
+                                          "app", "hosts", "nginx", "monitoring"}
+        tier = state["services"]["hosts"]
         cluster_dir = state["services"]["postgres"]["cluster_dir"]
         assert processes_mentioning(cluster_dir), "PostgreSQL should be running from the lab's cluster"
         assert started and all(alive(p) for p in started)
@@ -54,3 +58,20 @@ def test_lab_cli_round_trip(tmp_path):
     assert not [p for p in started if alive(p)]
     assert not processes_mentioning(cluster_dir)
     assert not processes_mentioning(str(tmp_path))
+    assert_hosts_gone(tier, tmp_path)
+
+
+def assert_hosts_gone(tier: dict, lab_root) -> None:
+    """lab down leaves no container, network namespace, veth, cgroup or mount of the host tier behind."""
+    if not tier.get("available"):
+        return
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
+    mounts = Path("/proc/mounts").read_text()
+    for host in tier["hosts"].values():
+        assert host["netns"] not in netns
+        assert f" {host['veth']}:" not in links and f" {host['veth']}@" not in links
+        assert not [root for root in hosts.cgroup_roots() if (root / host["cgroup"]).exists()]
+        assert not host_memory.memory_cgroup(host).exists()
+    assert str(lab_root) not in mounts
+    assert not (lab_root / "hosts" / "app-1").exists()
