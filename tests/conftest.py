@@ -65,7 +65,8 @@ def run_module(name: str, args: dict, lab_root: Path | None = None, check: bool 
     The result is read from the builtin `tree` callback's file; `_stdout` holds what a person would see.
     """
     with tempfile.TemporaryDirectory() as tree:
-        cmd = [str(BIN / "ansible"), host, "-m", f"sre.runbooks.{name}", "-a", json.dumps(args), "--tree", tree]
+        cmd = [str(BIN / "ansible"), host, "-m", f"sre.runbooks.{name}", "--tree", tree]
+        cmd += ["-a", json.dumps(args)] if args else []  # `-a '{}'` would be taken as raw parameters
         cmd += ["--check"] if check else []
         cmd += ["--diff"] if diff else []
         env = ansible_env(lab_root)

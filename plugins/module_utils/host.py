@@ -136,15 +136,6 @@ def parse_proc_stat(text):
     return head.partition("(")[2], tail.split()
 
 
-def process_ticks(pid):
-    """CPU time the process has used so far (user + system, clock ticks), or None when it is gone."""
-    text = read_text(f"/proc/{pid}/stat")
-    if not text:
-        return None
-    fields = parse_proc_stat(text)[1]
-    return int(fields[11]) + int(fields[12])
-
-
 def process_info(pid, booted=None):
     """One process as ps aux shows it: pid, user, rss_bytes, started (ISO 8601), command; None when it is gone."""
     stat = read_text(f"/proc/{pid}/stat")
