@@ -11,9 +11,12 @@ description:
     tail -50), C(journalctl -u pynomaly) and C(dmesg | grep -i "killed process"), run on the application server.
   - Reads the end of each file in O(paths) and of the unit's journal (O(unit)), at most O(lines) lines and
     O(max_bytes) bytes of each, and counts the lines matching each of O(patterns), keeping the last ones.
-  - With O(kernel), reads the kernel log (C(journalctl -k), or C(dmesg) when that shows nothing) for OOM kills
+  - With O(kernel), reads the kernel log (C(dmesg), or C(journalctl -k) when that shows nothing) for OOM kills
     (C(Killed process), C(Out of memory)); systemd's own lines in the unit's journal (C(killed by the OOM killer),
     C(Failed with result 'oom-kill')) count as OOM kills too.
+  - The kernel log is the whole machine's. With O(unit), a kernel OOM kill counts only when the unit's main
+    process was killed (C(code=killed, status=9/KILL) in its journal) within 5 seconds of it; another program's
+    kill is not this service's crash.
   - Everything returned is masked for secrets (passwords, tokens, credentials in URLs) before it leaves the host.
   - A missing or unreadable log is a finding, not a failure of the task.
 author: sre.runbooks contributors (!UNKNOWN)
@@ -119,7 +122,9 @@ sources:
        last_matches: {error: ["2024-05-01 10:03:00 ERROR db: connection refused"],
                       connection: ["2024-05-01 10:03:00 ERROR db: connection refused"]}}
 oom_kills:
-  description: Every OOM kill line found - C(line), C(pid) and C(process) (the unit for systemd's lines).
+  description:
+    - Every OOM kill line found - C(line), C(pid) and C(process) (the unit for systemd's lines).
+    - With O(unit), only the kernel's kills of the unit's process (see the description).
   returned: always
   type: list
   elements: dict
@@ -133,6 +138,7 @@ kernel_log_readable:
   sample: true
 """
 
+import datetime
 import os
 import re
 
@@ -147,6 +153,9 @@ BOUNDS = {"lines": (1, 100000), "max_bytes": (1024, 67108864), "last_matches": (
 KERNEL_OOM = re.compile(r"(?i)killed process|out of memory")
 KILLED = re.compile(r"Killed process (\d+) \(([^)]*)\)")
 SYSTEMD_OOM = re.compile(r"killed by the OOM killer|Failed with result 'oom-kill'")
+SIGKILLED = re.compile(r"code=killed, status=9/KILL")
+STAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:[.,]\d+)?(Z|[+-]\d{2}:?\d{2})?")
+ATTRIBUTION_SECONDS = 5  # a kernel OOM kill and the unit's SIGKILL this close are the same event
 MAX_LINE = 1000  # characters of a returned line
 
 
@@ -235,28 +244,58 @@ def oom_lines(lines, unit=None):
     return kills
 
 
+def stamp(line):
+    """The time at the start of a journal (short-iso) or dmesg (--time-format iso) line; None without one."""
+    found = STAMP.match(line)
+    if not found:
+        return None
+    zone = (found.group(2) or "+0000").replace("Z", "+0000").replace(":", "")
+    try:
+        return datetime.datetime.strptime(found.group(1) + zone, "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        return None
+
+
+def attributed(kernel_kills, unit_lines):
+    """The kernel's OOM kills that hit the unit: its main process was killed (SIGKILL) within
+    ATTRIBUTION_SECONDS of them. The kernel log is the machine's: other programs' kills (or, on a machine that
+    runs containers, other containers') are not this service's crash."""
+    unit_kills = [t for t in (stamp(line) for line in unit_lines if SIGKILLED.search(line)) if t]
+    return [kill for kill in kernel_kills
+            if (when := stamp(kill["line"])) and any(abs((when - t).total_seconds()) <= ATTRIBUTION_SECONDS
+                                                      for t in unit_kills)]
+
+
 def journal_argv(journalctl, selection, params):
     return [journalctl] + selection + ["--since", params["since"], "-n", str(params["lines"]), "-o", "short-iso",
                                        "--no-pager", "-q"]
 
 
 def read_kernel(module, params):
-    """(entry, lines): journalctl -k, or dmesg when the journal shows no kernel line."""
+    """(entry, lines): dmesg (the runbook's; the kernel's own buffer, with real times), else journalctl -k (it keeps
+    what the buffer lost). Unreadable only when dmesg cannot be read and the journal has no kernel line."""
     args = (params["lines"], params["max_bytes"])
-    reasons = []
+    reasons, readable_empty = [], None
+    dmesg = module.get_bin_path("dmesg")
+    if dmesg:
+        entry, lines = read_command(module, "kernel", [dmesg, "--time-format", "iso", "--since", params["since"]],
+                                    *args)
+        if lines:
+            return entry, lines
+        if entry["readable"]:
+            readable_empty = entry
+        else:
+            reasons.append(f"dmesg: {entry['reason']}")
     journalctl = module.get_bin_path("journalctl")
     if journalctl:
         entry, lines = read_command(module, "kernel", journal_argv(journalctl, ["-k"], params), *args)
         if lines:
             return entry, lines
-        reasons.append(entry["reason"] or f"journalctl -k shows no kernel message since {params['since']}")
-    dmesg = module.get_bin_path("dmesg")
-    if dmesg:
-        entry, lines = read_command(module, "kernel", [dmesg, "--ctime", "--since", params["since"]], *args)
-        if entry["readable"]:
-            return entry, lines
-        reasons.append(f"dmesg: {entry['reason']}")
-    return source_entry("kernel", False, "; ".join(reasons) or "neither journalctl nor dmesg is installed"), []
+        reasons.append(f"journalctl -k: {entry['reason']}" if entry["reason"]
+                       else f"journalctl -k shows no kernel message since {params['since']}")
+    if readable_empty is not None:
+        return readable_empty, []
+    return source_entry("kernel", False, "; ".join(reasons) or "neither dmesg nor journalctl is installed"), []
 
 
 def oom_findings(kills):
@@ -305,7 +344,7 @@ def check(module):
     params = module.params
     patterns = compile_patterns(params["patterns"])
     limits = (params["lines"], params["max_bytes"])
-    sources, kills, kernel_entry = [], [], None
+    sources, kills, kernel_entry, unit_lines = [], [], None, None
     for path in dict.fromkeys(params["paths"]):
         entry, lines = read_file(path, *limits)
         scan(entry, lines, patterns, params["last_matches"])
@@ -321,13 +360,14 @@ def check(module):
         scan(entry, lines, patterns, params["last_matches"])
         kills.extend(oom_lines(lines, unit))
         sources.append(entry)
+        unit_lines = lines
     if params["kernel"]:
         kernel_entry, lines = read_kernel(module, params)
         found = oom_lines(lines)
         kernel_entry["counts"]["oom"] = len(found)
         kernel_entry["last_matches"]["oom"] = [k["line"] for k in found][-params["last_matches"]:] \
             if params["last_matches"] else []
-        kills = found + kills
+        kills = (found if unit_lines is None else attributed(found, unit_lines)) + kills
         sources.append(kernel_entry)
     return check_result(assess(sources, kills, kernel_entry), sources=sources, oom_kills=kills,
                         kernel_log_readable=kernel_entry["readable"] if kernel_entry else None)

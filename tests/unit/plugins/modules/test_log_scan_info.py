@@ -8,6 +8,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.errors import Runbook
 from ansible_collections.sre.runbooks.plugins.modules.log_scan_info import (
     DEFAULT_PATTERNS,
     assess,
+    attributed,
     compile_patterns,
     oom_findings,
     oom_lines,
@@ -15,6 +16,7 @@ from ansible_collections.sre.runbooks.plugins.modules.log_scan_info import (
     read_file,
     scan,
     source_entry,
+    stamp,
 )
 
 KERNEL = [
@@ -150,3 +152,18 @@ def test_a_bad_since_names_the_option(tool, err):
         read_command(FakeModule(rc=1, err=err), "kernel", [f"/usr/bin/{tool}", "--since", "soon"], 5, 1024)
     assert raised.value.details == {"option": "since"}
     assert re.match(rf"since: 'soon' is not a time {tool} understands", raised.value.msg)
+
+
+def test_a_kernel_oom_kill_counts_for_the_unit_only_when_its_process_was_killed_then():
+    kernel = [("2026-11-27T22:00:02,551234+00:00 Memory cgroup out of memory: Killed process 4242 (python3) "
+              "total-vm:306100kB"), "2026-11-27T21:10:00,000001+00:00 Out of memory: Killed process 77 (backup)"]
+    unit = [("2026-11-27T22:00:03+0000 app-1 systemd[1]: pynomaly.service: Main process exited, code=killed, "
+            "status=9/KILL")]
+    kills = attributed(oom_lines(kernel), unit)
+    assert [(k["pid"], k["process"]) for k in kills] == [(4242, "python3")]
+    assert attributed(oom_lines(kernel), []) == []
+
+
+def test_stamps_of_journal_and_dmesg_lines_compare_across_zones():
+    assert stamp("2026-11-27T22:00:02+0000 host x") == stamp("2026-11-27T23:00:02,5+01:00 y")
+    assert stamp("no time here") is None
