@@ -55,6 +55,9 @@ RECORDED_KEYS = ("status", "findings", "actions", "before", "after", "summary", 
                  # incident lifecycle: messages, escalation, verification figures, evidence, the alert
                  "notification", "escalation", "probe", "probes", "journeys", "queries", "targets", "alerts", "firing",
                  "manifest", "evidence_dir", "alert")
+# What a builtin service module did, as the runbook writes it (these modules return no `actions`).
+SERVICE_MODULES = ("ansible.builtin.systemd_service", "ansible.builtin.systemd", "ansible.builtin.service")
+SERVICE_VERBS = {"restarted": "restart", "started": "start", "stopped": "stop", "reloaded": "reload"}
 # Facts set with set_fact that the timeline records, under the key the report reads.
 RECORDED_FACTS = {"incident_escalation": "escalation"}
 
@@ -113,11 +116,13 @@ class CallbackModule(CallbackBase):
             "phase": phase_of(result._task),
             "step": result._task.get_name() + (f" ({self._item_label(res)})" if item else ""),
             "action": result._task.action,
-            "host": result._host.get_name(),
+            # a step delegated to an application server is that server's
+            "host": (res.get("_ansible_delegated_vars") or {}).get("ansible_delegated_host") or result._host.get_name(),
             "result": outcome,
             "changed": bool(res.get("changed")),
             # A remediation run in check mode for one step only (plan, or not approved) says so itself.
-            "check_mode": bool(context.CLIARGS.get("check")) or res.get("check_mode") is True,
+            "check_mode": bool(context.CLIARGS.get("check")) or res.get("check_mode") is True
+            or getattr(result, "task_fields", {}).get("check_mode") is True,  # check_mode: set on the task
         }
         if res.get("_ansible_no_log") or res.get("censored"):
             event["censored"] = True
@@ -125,6 +130,11 @@ class CallbackModule(CallbackBase):
             for key in RECORDED_KEYS:
                 if key in res:
                     event[key] = res[key]
+            if not isinstance(event.get("status"), str):  # a check's status; systemd_service's is the unit's dump
+                event.pop("status", None)
+            if result._task.action in SERVICE_MODULES and res.get("changed") and res.get("name"):
+                verb = SERVICE_VERBS.get(str(res.get("state")), str(res.get("state")))
+                event["actions"] = [f"systemctl {verb} {res['name']}"]
             for fact, key in RECORDED_FACTS.items():
                 if isinstance(facts.get(fact), dict) and key not in event:
                     event[key] = facts[fact]

@@ -41,9 +41,14 @@ def diagnosis_of(events):
     return None
 
 
+def _remediation(event):
+    """A step of a remediation role (remediate_*, and the restart role they share)."""
+    return _phase(event, "remediate") or _phase(event, "restart_service")
+
+
 def actions_of(events):
     """Remediation steps that acted, would act, failed, or ran and found nothing to change (a rerun)."""
-    return [e for e in events if _phase(e, "remediate") and (
+    return [e for e in events if _remediation(e) and (
         e.get("actions") or e["result"] == "failed" or ("before" in e and e["result"] != "skipped"))]
 
 
@@ -549,7 +554,7 @@ def render_report(meta, events):
     check_mode = bool(meta.get("check_mode"))
     diag = diagnosis_of(events)
     window = impact_window(meta, events)
-    failures = [e for e in events if e["result"] in ("failed", "unreachable") and not _phase(e, "remediate")]
+    failures = [e for e in events if e["result"] in ("failed", "unreachable") and not _remediation(e)]
     alert_names = ", ".join(_alert_name(a) for a in alerts_of(meta.get("alert")))
     lines = [
         f"# Incident {meta.get('id')}: {meta.get('title', 'P0 system down')}",

@@ -130,3 +130,61 @@ def test_every_rule_is_well_formed():
         assert rule.get("runbook"), rule["id"]
         for step in rule["steps"]:
             assert step.get("description"), step["id"]
+
+
+# The application servers (Scenario 1 and 3): host findings carry evidence.host.
+@pytest.mark.parametrize("found, scenarios", [
+    (["log.oom_kill@host=app-1", "service.failed@host=app-1,result=oom-kill", "log.pattern_found@host=app-1",
+      "http.endpoint_error"], ["app-oom"]),
+    (["host.disk_full@host=app-1,mount=/var/log", "service.failed@host=app-1", "log.pattern_found@host=app-1",
+      "http.endpoint_down"], ["disk-full"]),
+    (["host.inodes_full@host=app-2,mount=/tmp"], ["disk-full"]),
+    (["service.failed@host=app-1", "service.port_not_listening@host=app-2", "log.pattern_found@host=app-1",
+      "http.endpoint_error"], ["app-crash"]),
+    (["service.restart_loop@host=app-1"], ["app-crash"]),
+    (["service.inactive@host=app-2", "http.endpoint_down"], ["app-crash"]),
+])
+def test_each_application_server_outage_is_one_scenario(found, scenarios):
+    matched, unexplained = diagnose(findings(*found), RULES, mode="auto")
+    assert [s["id"] for s in matched] == scenarios
+    assert unexplained == []
+
+
+def test_an_oom_kill_wins_over_a_plain_crash():
+    found = findings("service.failed@host=app-1,result=oom-kill", "service.restart_loop@host=app-1",
+                     "log.oom_kill@host=app-1,process=python3")
+    matched, unexplained = diagnose(found, RULES, mode="auto")
+    assert [s["id"] for s in matched] == ["app-oom"] and unexplained == []
+    steps = [(s["id"], s["decision"]) for s in matched[0]["steps"]]
+    assert steps == [("host.raise_limits", "run"), ("app.restart", "run")]
+
+
+def test_a_full_disk_explains_the_crash_it_caused_and_cleans_before_restarting():
+    matched, unexplained = diagnose(findings("host.disk_full@host=app-1", "service.failed@host=app-1"), RULES,
+                                    mode="auto")
+    assert [s["id"] for s in matched] == ["disk-full"] and unexplained == []
+    assert [s["id"] for s in matched[0]["steps"]] == ["host.disk_cleanup", "app.restart"]
+
+
+def test_host_steps_name_the_servers_their_findings_are_about():
+    from ansible_collections.sre.runbooks.plugins.filter.hosts import only_scenarios, scenario_hosts
+
+    found = findings("log.oom_kill@host=app-1", "service.failed@host=app-1", "log.pattern_found@host=app-2",
+                     "host.disk_full@host=app-2,mount=/var/log")
+    scenarios, unexplained = diagnose(found, RULES, mode="auto")
+    steps = [step for scenario in scenarios for step in scenario["steps"]]
+    diagnosis = {"scenarios": scenarios, "steps": steps}
+    assert [s["id"] for s in scenarios] == ["app-oom", "disk-full"] and unexplained == []
+    assert scenario_hosts(only_scenarios(diagnosis, ["app-oom"])) == ["app-1"]
+    assert scenario_hosts(only_scenarios(diagnosis, ["disk-full"])) == ["app-2"]
+    down = ["service.failed", "service.inactive", "service.restart_loop", "service.port_not_listening"]
+    assert scenario_hosts(only_scenarios(diagnosis, ["app-oom", "disk-full", "app-crash"]), down) == ["app-1"]
+
+
+def test_the_pool_reset_of_scenario_2_restarts_every_server_only_when_approved():
+    scenarios = diagnose(findings("postgres.idle_in_transaction_leak"), RULES, mode="auto")[0]
+    assert [(s["id"], s["risk"], s["decision"]) for s in scenarios[0]["steps"]] == [
+        ("postgres.end_idle_in_transaction", "low", "run"), ("app.restart", "high", "needs_approval")]
+    approved = diagnose(findings("postgres.idle_in_transaction_leak"), RULES, mode="approve",
+                        approved=["app.restart"])[0]
+    assert approved[0]["steps"][1]["decision"] == "run"
