@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 
 from bench import machine, report
-from bench.checks import AGGREGATE_ARGS, CHECK_ARGS, discover
+from bench.checks import AGGREGATE_ARGS, CHECK_ARGS, discover, target
 from bench.endpoints import EndpointServer, endpoint_kinds, endpoint_mix
 from bench.runner import BENCH, BIN, REPO, WITHOUT_RECORD, ansible_env, median, playbook, run_ansible, task_seconds
 from lab import services
@@ -97,12 +97,15 @@ class Bench:
     def measure_modules(self) -> None:
         lab_services = self.lab.load()["services"]
         found = discover()
-        singles = {name: CHECK_ARGS[name](lab_services) for name in found if name in CHECK_ARGS}
+        singles = {name: CHECK_ARGS[name](lab_services) for name in found
+                   if name in CHECK_ARGS and target(name, lab_services)}
         wanted = dict(singles)
         wanted.update({name: AGGREGATE_ARGS[name](singles) for name in found if name in AGGREGATE_ARGS})
-        measured = {name: dict(self.time_module(name, args), kind="aggregate" if name in AGGREGATE_ARGS else "check")
+        measured = {name: dict(self.time_module(name, args, target(name, lab_services) or "localhost"),
+                               kind="aggregate" if name in AGGREGATE_ARGS else "check")
                     for name, args in wanted.items()}
-        not_measured = {name: "no line for it in CHECK_ARGS (bench/checks.py)" for name in found if name not in wanted}
+        not_measured = {name: "no line for it in CHECK_ARGS (bench/checks.py)" if name not in CHECK_ARGS
+                        else "the lab runs no application server here" for name in found if name not in wanted}
         timed = {n: m for n, m in measured.items() if m["task_s"] is not None and m["kind"] == "check"}
         slowest = max(timed, key=lambda n: timed[n]["task_s"]) if timed else None
         self.results["modules"] = {
@@ -110,8 +113,8 @@ class Bench:
             "slowest": {"name": slowest, "task_s": timed[slowest]["task_s"], "wall_s": timed[slowest]["wall_s"]}
             if slowest else None}
 
-    def time_module(self, name: str, args: dict) -> dict:
-        play = [{"name": f"Bench - {name} alone", "hosts": "localhost", "gather_facts": False,
+    def time_module(self, name: str, args: dict, host: str = "localhost") -> dict:
+        play = [{"name": f"Bench - {name} alone", "hosts": host, "gather_facts": False,
                  "tasks": [{"name": f"Run {name} against the lab", f"sre.runbooks.{name}": args}]}]
         path = self.work / f"check_{name}.yml"
         path.write_text(yaml.safe_dump(play, sort_keys=False))

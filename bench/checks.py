@@ -51,10 +51,24 @@ CHECK_ARGS = {
     "prometheus_query_info": lambda lab: {"url": lab["monitoring"]["prometheus_url"], "rate_window": "15s",
                                           "checks": ["targets_up", "error_rate_5xx", "latency_p95"]},
     "alertmanager_alerts_info": lambda lab: {"url": lab["monitoring"]["alertmanager_url"]},
+    # The host tier: on an application server, over SSH (the triage role runs them on every server at once)
+    "service_info": lambda lab: {"name": "pynomaly", "port": 8000},
+    "host_resources_info": lambda lab: {"top": 5},
+    "log_scan_info": lambda lab: {"paths": ["/var/log/pynomaly/application.log"], "unit": "pynomaly"},
 }
 
 # Checks the verify role runs on their own, outside incident_triage_info.
 VERIFY_ONLY = {"prometheus_query_info", "alertmanager_alerts_info"}
+# Checks that run on an application server, not in incident_triage_info: timed on the lab's first server.
+ON_HOST = {"service_info", "host_resources_info", "log_scan_info"}
+
+
+def target(name: str, lab: dict) -> str | None:
+    """Where a check runs: the control node, or the lab's first application server (None: the lab has none)."""
+    if name not in ON_HOST:
+        return "localhost"
+    tier = lab.get("hosts") or {}
+    return min(tier["hosts"]) if tier.get("available") else None
 
 
 def _aws(lab: dict) -> dict:
@@ -67,7 +81,7 @@ def _k8s(lab: dict) -> dict:
 AGGREGATE_ARGS = {
     "incident_triage_info": lambda singles: {"checks": {name.removesuffix("_info"): {"module": name, "args": args}
                                                         for name, args in singles.items()
-                                                        if name not in VERIFY_ONLY}},
+                                                        if name not in VERIFY_ONLY | ON_HOST}},
 }
 
 

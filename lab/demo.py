@@ -4,7 +4,8 @@
 
 1. lab up (real PostgreSQL, Redis primary + replica, moto, the Kubernetes emulator and its controller
    loop, the Qdrant and LLM stand-ins, the demo app)
-2. for each fault (default: redis-primary-down, bad-deploy, then targets-unhealthy):
+2. for each fault (default: redis-primary-down, bad-deploy, targets-unhealthy, then app-oom where the lab runs
+   its application servers):
    lab break FAULT;
    ansible-playbook playbooks/p0-system-down.yml --check --diff          (plan: what it would do);
    ansible-playbook playbooks/p0-system-down.yml -e remediation_mode=auto (act, verify);
@@ -37,6 +38,7 @@ def _playbook(lab: Lab, incident_id: str, *args: str) -> int:
 
 
 DEFAULT_FAULTS = ("redis-primary-down", "bad-deploy", "targets-unhealthy")
+HOST_FAULTS = ("app-oom",)  # drilled when the lab runs its application servers
 
 
 def drill(lab: Lab, fault: str, incident_id: str) -> int:
@@ -61,7 +63,8 @@ def run(lab: Lab, keep: bool = False, chosen: list[str] | None = None) -> int:
     services.up(lab)
     print("\n".join(services.status(lab)))
     try:
-        codes = [drill(lab, fault, f"DEMO-{stamp}-{fault}") for fault in chosen or DEFAULT_FAULTS]
+        hosts = HOST_FAULTS if lab.service("hosts").get("available") else ()
+        codes = [drill(lab, fault, f"DEMO-{stamp}-{fault}") for fault in chosen or DEFAULT_FAULTS + hosts]
         return max(codes)
     finally:
         if not keep:

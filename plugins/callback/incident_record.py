@@ -117,7 +117,7 @@ class CallbackModule(CallbackBase):
             "step": result._task.get_name() + (f" ({self._item_label(res)})" if item else ""),
             "action": result._task.action,
             # a step delegated to an application server is that server's
-            "host": (res.get("_ansible_delegated_vars") or {}).get("ansible_delegated_host") or result._host.get_name(),
+            "host": self._host_of(result),
             "result": outcome,
             "changed": bool(res.get("changed")),
             # A remediation run in check mode for one step only (plan, or not approved) says so itself.
@@ -142,6 +142,14 @@ class CallbackModule(CallbackBase):
                 # A loop: each item was recorded as its own event already.
                 event["items"] = len(res["results"])
         self._write(redact(event))
+
+    @staticmethod
+    def _host_of(result):
+        """The host a step acted on: the application server it was delegated to, else the play's host."""
+        delegate = getattr(result._task, "delegate_to", None)
+        if delegate and isinstance(delegate, str) and "{{" not in delegate:
+            return delegate
+        return result._host.get_name()
 
     @staticmethod
     def _item_label(res):

@@ -271,6 +271,16 @@ def journal_argv(journalctl, selection, params):
                                        "--no-pager", "-q"]
 
 
+def dmesg_since(since):
+    """dmesg reads a time in this host's local time and without a zone: a journalctl-style 'YYYY-MM-DD HH:MM:SS UTC'
+    is converted; anything else ('1 hour ago') is passed as it is."""
+    try:
+        when = datetime.datetime.strptime(since, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return since
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
 def read_kernel(module, params):
     """(entry, lines): dmesg (the runbook's; the kernel's own buffer, with real times), else journalctl -k (it keeps
     what the buffer lost). Unreadable only when dmesg cannot be read and the journal has no kernel line."""
@@ -278,8 +288,8 @@ def read_kernel(module, params):
     reasons, readable_empty = [], None
     dmesg = module.get_bin_path("dmesg")
     if dmesg:
-        entry, lines = read_command(module, "kernel", [dmesg, "--time-format", "iso", "--since", params["since"]],
-                                    *args)
+        argv = [dmesg, "--time-format", "iso", "--since", dmesg_since(params["since"])]
+        entry, lines = read_command(module, "kernel", argv, *args)
         if lines:
             return entry, lines
         if entry["readable"]:

@@ -10,6 +10,7 @@ from ansible_collections.sre.runbooks.plugins.modules.log_scan_info import (
     assess,
     attributed,
     compile_patterns,
+    dmesg_since,
     oom_findings,
     oom_lines,
     read_command,
@@ -167,3 +168,9 @@ def test_a_kernel_oom_kill_counts_for_the_unit_only_when_its_process_was_killed_
 def test_stamps_of_journal_and_dmesg_lines_compare_across_zones():
     assert stamp("2026-11-27T22:00:02+0000 host x") == stamp("2026-11-27T23:00:02,5+01:00 y")
     assert stamp("no time here") is None
+
+
+def test_dmesg_gets_a_utc_time_in_local_time_and_relative_times_as_they_are(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    assert dmesg_since("2026-11-27 22:00:00 UTC") == "2026-11-27 22:00:00"
+    assert dmesg_since("1 hour ago") == "1 hour ago"
