@@ -87,12 +87,12 @@ def _unreachable_ports(hosts, reach):
         entry = hosts.get(endpoint.get("name")) or {}
         port = ((entry.get("service") or {}).get("service") or {}).get("port") or {}
         if endpoint.get("status_code") is None and port.get("listening"):
-            found.append(finding(
-                "service.port_unreachable", "critical",
-                f"{endpoint['name']}: the service listens on port {port.get('port')} there, but {endpoint.get('url')} "
-                f"gets no answer from here ({endpoint.get('error') or 'no answer'}): a firewall on the server or in "
-                "the network drops it", {"host": endpoint["name"], "port": port.get("port"), "url": endpoint.get("url"),
-                                        "error": endpoint.get("error")}))
+            summary = (f"{endpoint['name']}: the service listens on port {port.get('port')} there, but "
+                       f"{endpoint.get('url')} gets no answer from here ({endpoint.get('error') or 'no answer'}): "
+                       "a firewall on the server or in the network drops it")
+            evidence = {"host": endpoint["name"], "port": port.get("port"), "url": endpoint.get("url"),
+                        "error": endpoint.get("error")}
+            found.append(finding("service.port_unreachable", "critical", summary, evidence))
     return found
 
 

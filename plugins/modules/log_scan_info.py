@@ -261,9 +261,10 @@ def attributed(kernel_kills, unit_lines):
     ATTRIBUTION_SECONDS of them. The kernel log is the machine's: other programs' kills (or, on a machine that
     runs containers, other containers') are not this service's crash."""
     unit_kills = [t for t in (stamp(line) for line in unit_lines if SIGKILLED.search(line)) if t]
-    return [kill for kill in kernel_kills
-            if (when := stamp(kill["line"])) and any(abs((when - t).total_seconds()) <= ATTRIBUTION_SECONDS
-                                                      for t in unit_kills)]
+
+    def near(when):
+        return when is not None and any(abs((when - t).total_seconds()) <= ATTRIBUTION_SECONDS for t in unit_kills)
+    return [kill for kill in kernel_kills if near(stamp(kill["line"]))]
 
 
 def journal_argv(journalctl, selection, params):
