@@ -97,6 +97,20 @@ def systemd_time(value):
     return f"{match.group(1)}T{match.group(2)}Z" if match else None
 
 
+def parse_mounts(text):
+    """/proc/mounts -> [(source, mount, fstype)], with the octal escapes (\\040 for a space) decoded."""
+    entries = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 3:
+            entries.append((_unescape(fields[0]), _unescape(fields[1]), fields[2]))
+    return entries
+
+
+def _unescape(field):
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
 def read_text(path, default=None):
     """A small file's text (/proc, /sys), or default when it cannot be read."""
     try:

@@ -155,7 +155,7 @@ import time
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.guards import require
-from ansible_collections.sre.runbooks.plugins.module_utils.host import run
+from ansible_collections.sre.runbooks.plugins.module_utils.host import parse_mounts, read_text, run
 
 DAY = 86400.0
 SPAN = re.compile(r"^(\d+)(us|ms|s|sec|m|min|h|hr|d|days?|w|weeks?|M|months?|y|years?)$")
@@ -327,10 +327,8 @@ class Plan:
 
 
 def mount_points(table="/proc/self/mounts"):
-    with open(table) as handle:
-        points = [line.split()[1] for line in handle if len(line.split()) > 1]
-    return sorted({re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), p) for p in points}, key=len,
-                  reverse=True)
+    """Every mount point, longest first (the first one a path is under is its filesystem)."""
+    return sorted({mount for _source, mount, _fstype in parse_mounts(read_text(table, ""))}, key=len, reverse=True)
 
 
 def mount_of(path, points):

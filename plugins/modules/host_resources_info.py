@@ -125,7 +125,6 @@ resources:
 """
 
 import os
-import re
 import time
 
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule
@@ -134,6 +133,7 @@ from ansible_collections.sre.runbooks.plugins.module_utils.findings import check
 from ansible_collections.sre.runbooks.plugins.module_utils.host import (
     CLOCK_TICKS,
     PAGE_SIZE,
+    parse_mounts,
     parse_proc_stat,
     pids,
     process_info,
@@ -148,21 +148,6 @@ SAMPLE_SECONDS = 0.2
 # Filesystems on disks (checked wherever their source is); block-device images that are always full are not.
 DISK_FSTYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs", "zfs", "f2fs", "vfat", "exfat", "jfs", "reiserfs", "ntfs")
 IMAGE_FSTYPES = ("squashfs", "iso9660", "udf", "erofs")
-
-
-def unescape(field):
-    """A /proc/mounts field with its octal escapes (\\040 for a space) decoded."""
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def parse_mounts(text):
-    """/proc/mounts -> [(source, mount, fstype)]."""
-    entries = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) >= 3:
-            entries.append((unescape(fields[0]), unescape(fields[1]), fields[2]))
-    return entries
 
 
 def is_real(source, mount, fstype):

@@ -5,6 +5,7 @@ import types
 import pytest
 
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
+from ansible_collections.sre.runbooks.plugins.module_utils.host import parse_mounts
 from ansible_collections.sre.runbooks.plugins.modules.host_resources_info import (
     assess,
     check,
@@ -13,7 +14,6 @@ from ansible_collections.sre.runbooks.plugins.modules.host_resources_info import
     fstype_of,
     is_real,
     meminfo,
-    parse_mounts,
 )
 
 PARAMS = {"disk_warn_percent": 85, "disk_critical_percent": 95, "inode_critical_percent": 95,
