@@ -5,6 +5,8 @@ and on the server itself. Plan mode changes nothing."""
 import pytest
 from conftest import report_of, run_playbook
 
+from lab import hosts
+
 HOST = "app-1"
 OTHER = "app-2"
 DROP_IN = "/etc/systemd/system/pynomaly.service.d/50-sre-runbooks-limits.conf"
@@ -105,3 +107,17 @@ def test_disk_full_playbook_alone(hosts_lab, incident_dir, fault, host_sh):
     fault("disk-full")
     drill(hosts_lab, incident_dir, "playbooks/disk-full.yml", "SCENARIO3-DISK", remediation_mode="auto")
     assert used_percent(host_sh) < 85 and unit_state(host_sh) == "active"
+
+
+@pytest.mark.drill
+def test_app_port_blocked_is_named_for_a_person_and_nothing_is_changed(hosts_lab, incident_dir, fault, host_sh):
+    fault("app-port-blocked")
+    started = host_sh(HOST, "systemctl show -p ExecMainStartTimestamp pynomaly").stdout
+    drill(hosts_lab, incident_dir, "playbooks/p0-system-down.yml", "DRILL-PORT")
+    report, _ = report_of(incident_dir, "DRILL-PORT")
+    assert "its port is dropped on the way to a server (Scenario 4" in report
+    assert "`service.port_unreachable`: app-1: the service listens on port 8000 there" in report
+    assert "`host.check_firewall`" in report and "iptables -S INPUT" in report
+    # a firewall is a person's decision: the rule is still there and the service was not restarted
+    assert "DROP" in hosts.run_in_netns(hosts_lab.service("hosts")["hosts"][HOST], ["iptables", "-S", "INPUT"]).stdout
+    assert host_sh(HOST, "systemctl show -p ExecMainStartTimestamp pynomaly").stdout == started
