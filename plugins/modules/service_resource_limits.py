@@ -164,15 +164,14 @@ from ansible_collections.sre.runbooks.plugins.module_utils.host import (
     run,
     systemctl_path,
     to_int,
+    unit_name,
     unit_properties,
 )
 from ansible_collections.sre.runbooks.plugins.module_utils.waiting import wait_for
 
 UNIT_DIR = "/etc/systemd/system"
 HEADER = "# Written by sre.runbooks.service_resource_limits (runbook Scenario 1: restart with increased resources).\n"
-UNIT_SUFFIXES = (".service", ".socket", ".slice", ".scope", ".mount", ".swap", ".timer", ".path", ".target")
 SETTLE = 2.0  # seconds a restarted unit must keep running, with the same main process, to be confirmed
-UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.@\\-]+$")
 SIZE = re.compile(r"^(\d+(?:\.\d+)?)([KMGT]?)$")
 PERCENT = re.compile(r"^(\d+(?:\.\d{1,2})?)%$")
 SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(us|ms|min|s|h|d|w)")
@@ -221,12 +220,6 @@ def format_size(size):
     return f"{size / 1024 ** 2:.1f}M" if size >= 1024 ** 2 else f"{size}B"
 
 
-def unit_name(name):
-    if not UNIT_NAME.match(name or ""):
-        raise RunbookError(f"name must be a systemd unit name like pynomaly, not {name!r}", option="name")
-    return name if name.endswith(UNIT_SUFFIXES) else name + ".service"
-
-
 def check_drop_in(name):
     if "/" in name or not name.endswith(".conf") or name.startswith("."):
         raise RunbookError(f"drop_in must be a plain file name ending in .conf (systemd reads only those), not "
@@ -234,9 +227,13 @@ def check_drop_in(name):
     return name
 
 
-def memory_property(root="/sys/fs/cgroup"):
-    """MemoryMax when the memory controller is on cgroup v2 (pure or in the hybrid's unified tree), else MemoryLimit."""
+def memory_property(root="/sys/fs/cgroup", props=None):
+    """MemoryMax when the memory controller is on cgroup v2 (pure or in the hybrid's unified tree), else MemoryLimit;
+    but MemoryMax where the unit already sets it: on cgroup v1 systemd applies MemoryMax= whenever it is set, and a
+    MemoryLimit= beside it would change nothing."""
     if os.path.exists(os.path.join(root, "cgroup.controllers")):
+        return "MemoryMax"
+    if (props or {}).get("MemoryMax") not in (None, "", "infinity"):
         return "MemoryMax"
     try:
         with open(os.path.join(root, "unified", "cgroup.controllers")) as handle:
@@ -354,7 +351,7 @@ def set_limits(module):
     props = unit_properties(module, unit)
     check_guards(params, unit, props, dict(caps, memory_max=memory, cpu_quota=quota))
     unit = props.get("Id") or unit
-    key = memory_property()
+    key = memory_property(props=props)
     path = os.path.join(UNIT_DIR, unit + ".d", drop_in)
     current, content = read_file(path), render(key, params["memory_max"], params["cpu_quota"])
     before = state(props, current)

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import GuardRefused, RunbookError
+from ansible_collections.sre.runbooks.plugins.module_utils.host import unit_name
 from ansible_collections.sre.runbooks.plugins.modules.service_resource_limits import (
     HEADER,
     check_drop_in,
@@ -19,7 +20,6 @@ from ansible_collections.sre.runbooks.plugins.modules.service_resource_limits im
     reports,
     settled,
     state,
-    unit_name,
 )
 
 PARAMS = {"memory_max": "512M", "memory_cap": "1G", "cpu_quota": "200%", "cpu_quota_cap": "200%"}
@@ -76,9 +76,9 @@ def test_unit_name_adds_service_and_refuses_paths():
     assert unit_name("pynomaly") == "pynomaly.service"
     assert unit_name("pynomaly.service") == "pynomaly.service"
     assert unit_name("app.slice") == "app.slice"
-    with pytest.raises(RunbookError, match="^name must be"):
+    with pytest.raises(RunbookError, match="^name: "):
         unit_name("../etc/passwd")
-    with pytest.raises(RunbookError, match="^name must be"):
+    with pytest.raises(RunbookError, match="^name: "):
         unit_name("app; reboot")
 
 
@@ -99,6 +99,9 @@ def test_memory_property_follows_the_memory_controller(tmp_path):
     assert memory_property(str(tmp_path / "hybrid")) == "MemoryMax"
     (tmp_path / "v1").mkdir()
     assert memory_property(str(tmp_path / "v1")) == "MemoryLimit"
+    # a unit that sets MemoryMax keeps it on cgroup v1 too: systemd applies it over any MemoryLimit
+    assert memory_property(str(tmp_path / "v1"), {"MemoryMax": "268435456"}) == "MemoryMax"
+    assert memory_property(str(tmp_path / "v1"), {"MemoryMax": "infinity"}) == "MemoryLimit"
 
 
 def test_render_writes_what_systemctl_edit_would():
