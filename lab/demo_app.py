@@ -31,8 +31,9 @@ not a switch: the lab stops this process.
 
 On the lab's application servers (lab/hosts.py) the same program runs as the systemd unit ``pynomaly``
 (``--bind 0.0.0.0 --log-file /var/log/pynomaly/application.log``): it writes every line to that file and to
-stdout (the journal), and ``/health`` answers 503 while the log cannot be written (a full disk). Two startup
-faults live in files beside the config there, written by ``lab break``: ``crash`` holds how many more starts
+stdout (the journal), ``/health`` answers 503 while the log cannot be written (a full disk), and Redis is an
+optional cache there (``redis.optional`` in its config): without it the app serves, slower, and says so.
+Two startup faults live in files beside the config there, written by ``lab break``: ``crash`` holds how many more starts
 fail with a fatal exception (exit 1), ``memory`` how many MB the process fills at startup before it serves
 (its working set: more than the unit's memory limit gets it killed).
 """
@@ -221,7 +222,11 @@ def health(config: dict, cluster: dict | None) -> tuple[int, dict]:
     checks = {"postgres": "ok", "redis": "ok"}
     found = [check_postgres(config)]
     if _enabled(env, "REDIS_ENABLED", "true"):
-        found += [check_redis(config) or check_cluster_redis(cluster)]
+        cache = check_redis(config) or check_cluster_redis(cluster)
+        if cache and config["redis"].get("optional"):  # a lab host's app serves without its cache
+            checks["redis"] = f"unavailable, serving without the cache ({cache.split(': ', 1)[-1]})"
+        else:
+            found.append(cache)
     else:
         checks["redis"] = "disabled"
     if config.get("qdrant"):

@@ -127,8 +127,10 @@ def app_config(host: dict, postgres: dict, redis_info: dict) -> dict:
     """The application's config on a host: the lab's databases through the host's gateway (host_forward)."""
     return {
         "postgres": {**{k: postgres[k] for k in ("port", "user", "password", "database")}, "host": host["gateway"]},
+        # The servers use Redis as an optional cache: P0-3's Redis outages are the Kubernetes backend's (the API),
+        # whose recovery (a promotion, REDIS_ENABLED=false) does not reach these servers.
         "redis": {"nodes": [{"host": host["gateway"], "port": n["port"]} for n in redis_info["nodes"]],
-                  "password": redis_info["password"], "keys": redis_info["app_keys"]},
+                  "password": redis_info["password"], "keys": redis_info["app_keys"], "optional": True},
         "fault_file": "/etc/pynomaly/fault",
         "slow_seconds": 3,
     }

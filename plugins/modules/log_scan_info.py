@@ -91,10 +91,11 @@ status:
   sample: degraded
 findings:
   description:
-    - Ids C(log.pattern_found) (warning; one per source and pattern found; evidence C(source), C(pattern),
-      C(count), C(last) (the last matching line)),
+    - Ids C(log.pattern_found) (info - evidence, not a fault by itself; one per source and pattern found;
+      evidence C(source), C(pattern), C(count), C(last) (the last matching line)),
     - C(log.oom_kill) (critical; one per killed process; evidence C(process), C(pid) (null for systemd's lines),
-      C(count), C(lines)),
+      C(count), C(lines), C(before_current_run)); info when the O(unit) is active and the kill came before its
+      current main process started (it ended an earlier run),
     - C(log.source_unreadable) (warning; a file missing or unreadable, or the journal not readable; C(source),
       C(reason)),
     - C(log.kernel_log_unreadable) (info; the kernel log cannot be read here, so OOM kills cannot be seen; C(reason)).
@@ -145,7 +146,7 @@ import re
 from ansible_collections.sre.runbooks.plugins.module_utils.common import RunbookModule
 from ansible_collections.sre.runbooks.plugins.module_utils.errors import RunbookError
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import check_result, finding
-from ansible_collections.sre.runbooks.plugins.module_utils.host import run, unit_name
+from ansible_collections.sre.runbooks.plugins.module_utils.host import run, systemd_time, unit_name, unit_properties
 from ansible_collections.sre.runbooks.plugins.module_utils.redact import redact_text
 
 DEFAULT_PATTERNS = {"error": "(?i)(error|exception|fatal)", "connection": "(?i)connection"}
@@ -309,8 +310,9 @@ def read_kernel(module, params):
     return source_entry("kernel", False, "; ".join(reasons) or "neither dmesg nor journalctl is installed"), []
 
 
-def oom_findings(kills):
-    """One log.oom_kill per killed process (systemd's lines: per unit)."""
+def oom_findings(kills, running_since=None):
+    """One log.oom_kill per killed process (systemd's lines: per unit). With running_since (the unit is active and
+    its main process started then), a kill before it ended an earlier run: info, a record; else critical."""
     groups = {}
     for kill in kills:
         groups.setdefault((kill["process"], kill["pid"]), []).append(kill["line"])
@@ -322,12 +324,26 @@ def oom_findings(kills):
             summary = f"The OOM killer killed a process of {process}"
         else:
             summary = "The kernel ran out of memory"
-        findings.append(finding("log.oom_kill", "critical", summary,
-                                {"process": process, "pid": pid, "count": len(lines), "lines": lines[-10:]}))
+        last = stamp(lines[-1])
+        earlier = running_since is not None and last is not None and last < running_since
+        if earlier:
+            summary += f", before the service's current run (running since {running_since:%Y-%m-%d %H:%M:%S} UTC)"
+        findings.append(finding("log.oom_kill", "info" if earlier else "critical", summary,
+                                {"process": process, "pid": pid, "count": len(lines), "lines": lines[-10:],
+                                 "before_current_run": earlier}))
     return findings
 
 
-def assess(sources, kills, kernel_entry):
+def running_since(module, unit):
+    """When the unit's current main process started, if the unit is active now; else None."""
+    props = unit_properties(module, unit, ("ActiveState", "ExecMainStartTimestamp"))
+    started = systemd_time(props.get("ExecMainStartTimestamp"))
+    if props.get("ActiveState") != "active" or not started:
+        return None
+    return datetime.datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def assess(sources, kills, kernel_entry, since_start=None):
     findings = []
     for entry in sources:
         if not entry["readable"] and entry["source"] != "kernel":
@@ -339,11 +355,12 @@ def assess(sources, kills, kernel_entry):
         for name, count in entry["counts"].items():
             if count:
                 last = entry["last_matches"][name]
-                findings.append(finding("log.pattern_found", "warning",
+                # evidence for the diagnosis, not a fault: a log keeps old errors long after they stopped
+                findings.append(finding("log.pattern_found", "info",
                                         f"{count} line(s) of {entry['source']} match {name!r}",
                                         {"source": entry["source"], "pattern": name, "count": count,
                                          "last": last[-1] if last else None}))
-    findings.extend(oom_findings(kills))
+    findings.extend(oom_findings(kills, since_start))
     if kernel_entry is not None and not kernel_entry["readable"]:
         findings.append(finding("log.kernel_log_unreadable", "info",
                                 "The kernel log cannot be read on this host, so OOM kills of processes cannot be "
@@ -380,7 +397,13 @@ def check(module):
             if params["last_matches"] else []
         kills = (found if unit_lines is None else attributed(found, unit_lines)) + kills
         sources.append(kernel_entry)
-    return check_result(assess(sources, kills, kernel_entry), sources=sources, oom_kills=kills,
+    current_run = None
+    if params["unit"] and kills:
+        try:
+            current_run = running_since(module, unit_name(params["unit"], option="unit"))
+        except RunbookError:  # no systemd here: every kill counts
+            current_run = None
+    return check_result(assess(sources, kills, kernel_entry, current_run), sources=sources, oom_kills=kills,
                         kernel_log_readable=kernel_entry["readable"] if kernel_entry else None)
 
 

@@ -134,8 +134,8 @@ def test_every_rule_is_well_formed():
 
 # The application servers (Scenario 1 and 3): host findings carry evidence.host.
 @pytest.mark.parametrize("found, scenarios", [
-    (["log.oom_kill@host=app-1", "service.failed@host=app-1,result=oom-kill", "log.pattern_found@host=app-1",
-      "http.endpoint_error"], ["app-oom"]),
+    (["log.oom_kill@host=app-1,before_current_run=false", "service.failed@host=app-1,result=oom-kill",
+      "log.pattern_found@host=app-1", "http.endpoint_error"], ["app-oom"]),
     (["host.disk_full@host=app-1,mount=/var/log", "service.failed@host=app-1", "log.pattern_found@host=app-1",
       "http.endpoint_down"], ["disk-full"]),
     (["host.inodes_full@host=app-2,mount=/tmp"], ["disk-full"]),
@@ -152,7 +152,7 @@ def test_each_application_server_outage_is_one_scenario(found, scenarios):
 
 def test_an_oom_kill_wins_over_a_plain_crash():
     found = findings("service.failed@host=app-1,result=oom-kill", "service.restart_loop@host=app-1",
-                     "log.oom_kill@host=app-1,process=python3")
+                     "log.oom_kill@host=app-1,process=python3,before_current_run=false")
     matched, unexplained = diagnose(found, RULES, mode="auto")
     assert [s["id"] for s in matched] == ["app-oom"] and unexplained == []
     steps = [(s["id"], s["decision"]) for s in matched[0]["steps"]]
@@ -169,8 +169,8 @@ def test_a_full_disk_explains_the_crash_it_caused_and_cleans_before_restarting()
 def test_host_steps_name_the_servers_their_findings_are_about():
     from ansible_collections.sre.runbooks.plugins.filter.hosts import only_scenarios, scenario_hosts
 
-    found = findings("log.oom_kill@host=app-1", "service.failed@host=app-1", "log.pattern_found@host=app-2",
-                     "host.disk_full@host=app-2,mount=/var/log")
+    found = findings("log.oom_kill@host=app-1,before_current_run=false", "service.failed@host=app-1",
+                     "log.pattern_found@host=app-2", "host.disk_full@host=app-2,mount=/var/log")
     scenarios, unexplained = diagnose(found, RULES, mode="auto")
     steps = [step for scenario in scenarios for step in scenario["steps"]]
     diagnosis = {"scenarios": scenarios, "steps": steps}
@@ -188,3 +188,8 @@ def test_the_pool_reset_of_scenario_2_restarts_every_server_only_when_approved()
     approved = diagnose(findings("postgres.idle_in_transaction_leak"), RULES, mode="approve",
                         approved=["app.restart"])[0]
     assert approved[0]["steps"][1]["decision"] == "run"
+
+
+def test_an_oom_kill_of_an_earlier_run_is_a_record_not_an_oom_outage():
+    found = findings("log.oom_kill@host=app-1,before_current_run=true", "http.endpoint_down@endpoint=api")
+    assert "app-oom" not in [s["id"] for s in diagnose(found, RULES, mode="auto")[0]]

@@ -127,7 +127,7 @@ def test_findings_per_source_and_pattern_and_an_unreadable_kernel_log_is_info():
     kernel = source_entry("kernel", False, "dmesg: read kernel buffer failed: Operation not permitted")
     findings = assess([app, missing, kernel], [], kernel)
     assert [(f["id"], f["severity"]) for f in findings] == [
-        ("log.pattern_found", "warning"), ("log.source_unreadable", "warning"), ("log.kernel_log_unreadable", "info")]
+        ("log.pattern_found", "info"), ("log.source_unreadable", "warning"), ("log.kernel_log_unreadable", "info")]
     assert findings[0]["evidence"] == {"source": "/var/log/app.log", "pattern": "error", "count": 2,
                                        "last": "ERROR y"}
     assert "OOM kills" in findings[2]["summary"]
