@@ -238,7 +238,7 @@ def health(config: dict, cluster: dict | None) -> tuple[int, dict]:
             checks["llm"] = "cache-only"
         else:
             found.append(check_llm(config, env))
-    found.append(LOG["error"])
+    found.append(log_problem())
     problems = [p for p in found if p]
     body = {"status": "ok" if not problems else "unavailable", "problems": problems, "checks": checks}
     if cluster is not None:
@@ -400,6 +400,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         log(f"{self.address_string()} {fmt % args}")
+
+
+def log_problem() -> str | None:
+    """Why the log cannot be written, tried again now when the last write failed (space freed shows at once)."""
+    if LOG["error"]:
+        log("log: writable again?")
+    return LOG["error"]
 
 
 def startup_faults(config_path: str) -> None:
