@@ -118,6 +118,7 @@ class CallbackModule(CallbackBase):
             "action": result._task.action,
             # a step delegated to an application server is that server's
             "host": self._host_of(result),
+            "delegated": self._host_of(result) != result._host.get_name(),
             "result": outcome,
             "changed": bool(res.get("changed")),
             # A remediation run in check mode for one step only (plan, or not approved) says so itself.

@@ -27,11 +27,22 @@ def findings_of(events, prefix="triage"):
         if not _phase(event, prefix):
             continue
         for item in event.get("findings") or []:
+            item = _on_server(item, event)
             key = (item.get("id"), item.get("summary"))
             if key not in seen:
                 seen.add(key)
                 out.append(item)
     return out
+
+
+def _on_server(item, event):
+    """A finding of a step delegated to an application server names that server (evidence.host, summary), so the
+    same finding on two servers stays two findings."""
+    host = event.get("host")
+    if not event.get("delegated") or not host or (item.get("evidence") or {}).get("host"):
+        return item
+    evidence = dict(item.get("evidence") or {}, host=host)
+    return dict(item, summary=f"{host}: {item.get('summary', '')}", evidence=evidence)
 
 
 def diagnosis_of(events):
@@ -131,7 +142,8 @@ def _actions_section(events, check_mode):
             lines.append(f"- **{_cell(event['step'])}** ({event['host']}): nothing to change - "
                          f"{_cell(event.get('msg', 'already in the wanted state'))}")
             continue
-        lines.append(f"- **{_cell(event['step'])}** ({event['host']}):")
+        where = "" if event["step"].endswith(f"({event['host']})") else f" ({event['host']})"
+        lines.append(f"- **{_cell(event['step'])}**{where}:")
         for action in actions[:ACTIONS_SHOWN]:
             lines.append(f"  - {verb}: `{_cell(action)}`")
         if len(actions) > ACTIONS_SHOWN:
@@ -540,7 +552,10 @@ def _summary_lines(meta, events, diag, window):
     if stated:
         last = stated[-1]["escalation"]
         lines.append(f"- Escalation: {_cell(last.get('summary') or 'tier ' + str(last.get('tier')))}")
-    sent = [e["notification"] for e in _with(events, "notification")]
+    told = _with(events, "notification")
+    sent = [e["notification"] for e in told if not e.get("check_mode")]
+    if len(sent) < len(told):  # a dry run sends nothing: it is not a delivery failure
+        lines.append(f"- Messages: {len(told) - len(sent)} would be sent (dry run: nothing sent)")
     if sent:
         lost = sum(1 for n in sent if not n.get("delivered"))
         lines.append(f"- Messages: {len(sent)} sent{f', {lost} NOT delivered' if lost else ', all delivered'}")
