@@ -112,8 +112,24 @@ def lab_info(lab: Lab, service: str) -> dict:
 
 
 @pytest.fixture
-def hanging_port():
-    """A TCP server that accepts connections and never answers (a hung dependency)."""
+def hanging_port(hanging_server):
+    """The port of a TCP server that accepts connections and never answers (a hung dependency)."""
+    return hanging_server.port
+
+
+class HangingServer:
+    def __init__(self, port: int, held: list):
+        self.port, self._held = port, held
+
+    @property
+    def connections(self) -> int:
+        """How many connections it accepted so far."""
+        return len(self._held)
+
+
+@pytest.fixture
+def hanging_server():
+    """A TCP server that accepts connections and never answers (a hung dependency), counting them."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
@@ -130,7 +146,7 @@ def hanging_port():
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield server.getsockname()[1]
+    yield HangingServer(server.getsockname()[1], held)
     stop.set()
     thread.join()
     for conn in held:

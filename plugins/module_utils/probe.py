@@ -27,6 +27,8 @@ BOUNDS = {"requests": (1, 1000), "concurrency": (1, 100), "timeout": (0.001, 300
 THRESHOLD_BOUNDS = {"max_error_rate": (0, 1), "max_p95_ms": (0, None), "max_ms": (0, None)}
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 BODY_EXCERPT = 300
+# The error of a request not sent because an earlier one to the same URL timed out.
+NOT_SENT = "not sent (the first request timed out)"
 
 # Passed to AnsibleModule with argument_spec().
 SPEC_OPTIONS = {"mutually_exclusive": [("url", "urls")], "required_one_of": [("url", "urls", "journeys")]}
@@ -306,19 +308,38 @@ def overall_status(probes, journeys):
     return "down" if all(dead) else "degraded"
 
 
+def probe_requests(urls, params):
+    """The request results of each URL, in the URLs' order.
+
+    The first request of every URL goes first, all at once; a URL whose first request timed out gets no more
+    (each would wait its whole timeout too: a hanging endpoint costs one timeout, not N), and its other requests
+    count as errors, NOT_SENT. A refused connection or an error status is an answer of a kind: it is asked
+    again, since a service that is restarting answers some of N requests.
+    """
+    def request(target):
+        return {"url": target["url"], "method": target["method"], "timeout": target.get("timeout") or params["timeout"],
+                "validate_certs": params["validate_certs"], "body_limit": 65536 if target.get("body_match") else 0}
+
+    more = params["requests"] - 1
+    first = fetch_all([request(t) for t in urls], params["concurrency"])
+    answering = [index for index, result in enumerate(first) if result["error"] != "timed out"]
+    rest = iter(fetch_all([request(urls[index]) for index in answering for _request in range(more)],
+                          params["concurrency"]))
+    not_sent = {"status_code": None, "headers": {}, "body": "", "error": NOT_SENT, "latency_ms": None}
+    return [[first[index]] + ([next(rest) for _request in range(more)] if index in answering else [not_sent] * more)
+            for index in range(len(urls))]
+
+
 def run(params):
     """Probe every URL and run every journey; the result sre.runbooks.http_probe returns."""
     urls, journeys = validate(params)
-    requests = [{"url": t["url"], "method": t["method"], "timeout": t.get("timeout") or params["timeout"],
-                 "validate_certs": params["validate_certs"], "body_limit": 65536 if t.get("body_match") else 0}
-                for t in urls for _request in range(params["requests"])]
-    results = fetch_all(requests, params["concurrency"])
+    results = probe_requests(urls, params)
     probes, findings = [], []
     for index, target in enumerate(urls):
         # A health endpoint's own slow_ms is the p95 its probe must stay under.
         thresholds = dict(params["thresholds"], **({"max_p95_ms": float(target["slow_ms"])}
                                                    if target.get("slow_ms") else {}))
-        record = figures(target, results[index * params["requests"]:(index + 1) * params["requests"]], thresholds)
+        record = figures(target, results[index], thresholds)
         probes.append(record)
         findings.extend(probe_findings(record))
     journey_records = []

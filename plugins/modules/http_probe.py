@@ -59,7 +59,11 @@ options:
         description: The p95 latency in milliseconds this URL must stay under, instead of O(thresholds.max_p95_ms).
         type: int
   requests:
-    description: How many requests each URL gets (1 to 1000).
+    description:
+      - How many requests each URL gets (1 to 1000).
+      - The first request of every URL goes first; a URL whose first request timed out gets no more (a hanging
+        endpoint costs one timeout, not one per request), and its other requests count as errors of the kind
+        C(not sent (the first request timed out)). A refused connection or an error status is asked again.
     type: int
     default: 10
   concurrency:
