@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters of the host tier (roles/triage, roles/remediate_host, roles/restart_service, roles/verify).
 
-Five filters live in this file; each is documented in its own file beside it (host_checks.yml,
-only_scenarios.yml, scenario_hosts.yml, log_lines.yml, app_server_endpoint.yml).
+Six filters live in this file; each is documented in its own file beside it (host_checks.yml,
+server_results.yml, only_scenarios.yml, scenario_hosts.yml, log_lines.yml, app_server_endpoint.yml).
 """
 
 from ansible_collections.sre.runbooks.plugins.module_utils.findings import finding, worst_status
@@ -96,6 +96,21 @@ def _unreachable_ports(hosts, reach):
     return found
 
 
+def server_results(hosts, hostvars, name):
+    """The results one check registered (as ``name``) on each server of a play over the servers, in the shape
+    host_checks reads (each result with its server as ``item``, finished). A server with no such result (the
+    play did not reach it, for example left out by --limit) is a failed check that says so."""
+    out = []
+    for host in hosts or []:
+        result = (hostvars.get(host) or {}).get(name)
+        if not isinstance(result, dict) or (result.get("skipped") and not result.get("unreachable")):
+            out.append({"item": host, "failed": True, "msg": "the check did not run on this server (the play on "
+                        "the application servers did not reach it)"})
+        else:
+            out.append(dict(result, item=host, finished=1))
+    return out
+
+
 def app_server_endpoint(host, hostvars, port, path="/health"):
     """The health endpoint of one application server as the control node reaches it (its ansible_host)."""
     address = (hostvars.get(host) or {}).get("ansible_host") or host
@@ -142,4 +157,4 @@ def log_lines(result, pattern, limit=10):
 class FilterModule:
     def filters(self):
         return {"host_checks": host_checks, "only_scenarios": only_scenarios, "scenario_hosts": scenario_hosts,
-                "log_lines": log_lines, "app_server_endpoint": app_server_endpoint}
+                "log_lines": log_lines, "app_server_endpoint": app_server_endpoint, "server_results": server_results}

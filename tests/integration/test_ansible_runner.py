@@ -27,7 +27,9 @@ def headings(report: str) -> list[str]:
 
 
 def shape(timeline: list[dict]) -> list[tuple]:
-    return [(e["phase"], e["step"]) for e in timeline]
+    """Every (phase, step, host) of a run, in no order: in the triage play the control node and the servers
+    go at their own pace (strategy free), so their results interleave differently from run to run."""
+    return sorted((e["phase"], e["step"], e["host"]) for e in timeline)
 
 
 def triage_findings(timeline: list[dict]) -> list[tuple]:
@@ -71,10 +73,11 @@ def test_runner_and_ansible_playbook_leave_the_same_incident_record(lab, inciden
     assert cli.returncode == 0, cli.stdout[-3000:]
     assert redis_pair.roles(redis_primary_down) == roles_before, "plan mode changed nothing"
 
-    # Runner's events carry every task of the playbook that ansible-playbook showed.
+    # Runner's events carry every task of the playbook that ansible-playbook showed (the triage play's strategy
+    # free announces a task as each host reaches it, so the order of those differs from run to run).
     tasks = [e["event_data"]["name"] for e in runner.events if e["event"] == "playbook_on_task_start"]
     shown = re.findall(r"^TASK \[(.+?)\] \*+$", cli.stdout, re.MULTILINE)
-    assert tasks == shown
+    assert set(tasks) == set(shown)
     assert "sre.runbooks.triage : Run every chosen check at once" in tasks
 
     api_report, api_timeline = report_of(incident_dir, "RUNNER-API")

@@ -6,6 +6,7 @@ from ansible_collections.sre.runbooks.plugins.filter.hosts import (
     log_lines,
     only_scenarios,
     scenario_hosts,
+    server_results,
 )
 
 
@@ -118,3 +119,30 @@ def test_app_server_endpoint_uses_the_servers_address():
     assert app_server_endpoint("app-1", {"app-1": {"ansible_host": "10.0.0.2"}}, 8000, "/health") == {
         "name": "app-1", "url": "http://10.0.0.2:8000/health", "expect_status": [200]}
     assert app_server_endpoint("web-3", {}, 80)["url"] == "http://web-3:80/health"
+
+
+def test_the_servers_own_results_read_as_host_checks_and_a_server_the_play_missed_says_so():
+    hostvars = {"app-1": {"triage_server_service": dict(SERVICE_DOWN, changed=False)},
+                "app-2": {"triage_server_service": dict(OK, changed=False)},
+                "app-3": {},
+                "app-4": {"triage_server_service": {"unreachable": True, "msg": "ssh: connect to host: timed out"}}}
+    hosts = ["app-1", "app-2", "app-3", "app-4"]
+    results = server_results(hosts, hostvars, "triage_server_service")
+    assert [r["item"] for r in results] == hosts
+    check = host_checks({"service": results})
+    assert check["status"] == "down"
+    assert {(f["id"], f["evidence"]["host"]) for f in check["findings"]} == {
+        ("service.failed", "app-1"), ("triage.check_failed", "app-3"), ("host.unreachable", "app-4")}
+    missed = next(f for f in check["findings"] if f["evidence"]["host"] == "app-3")
+    assert "did not run on this server" in missed["summary"]
+    assert check["hosts"]["app-2"]["status"] == "ok" and check["hosts"]["app-2"]["service"] == {"status": "ok",
+                                                                                                "findings": []}
+
+
+def test_a_check_skipped_after_its_server_went_unreachable_stays_one_unreachable_finding():
+    hostvars = {"app-1": {"triage_server_service": {"unreachable": True, "msg": "no route to host"},
+                          "triage_server_logs": {"skipped": True,
+                                                 "false_condition": "triage_server_service is not unreachable"}}}
+    check = host_checks({kind: server_results(["app-1"], hostvars, f"triage_server_{kind}")
+                         for kind in ("service", "resources", "logs")})
+    assert [f["id"] for f in check["findings"]] == ["host.unreachable"]
