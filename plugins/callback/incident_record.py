@@ -59,7 +59,9 @@ RECORDED_KEYS = ("status", "findings", "actions", "before", "after", "summary", 
 SERVICE_MODULES = ("ansible.builtin.systemd_service", "ansible.builtin.systemd", "ansible.builtin.service")
 SERVICE_VERBS = {"restarted": "restart", "started": "start", "stopped": "stop", "reloaded": "reload"}
 # Facts set with set_fact that the timeline records, under the key the report reads.
-RECORDED_FACTS = {"incident_escalation": "escalation"}
+# Facts recorded like result keys: the escalation state, and triage's findings put together (a server that did
+# not answer over SSH, a port dropped on the way: findings that no single check's result carries).
+RECORDED_FACTS = {"incident_escalation": "escalation", "incident_findings": "findings"}
 
 
 def phase_of(task):
@@ -137,7 +139,7 @@ class CallbackModule(CallbackBase):
                 verb = SERVICE_VERBS.get(str(res.get("state")), str(res.get("state")))
                 event["actions"] = [f"systemctl {verb} {res['name']}"]
             for fact, key in RECORDED_FACTS.items():
-                if isinstance(facts.get(fact), dict) and key not in event:
+                if isinstance(facts.get(fact), (dict, list)) and key not in event:
                     event[key] = facts[fact]
             if isinstance(res.get("results"), list):
                 # A loop: each item was recorded as its own event already.

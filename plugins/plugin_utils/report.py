@@ -23,11 +23,12 @@ def _phase(event, prefix):
 
 def findings_of(events, prefix="triage"):
     seen, out = set(), []
+    control = _control_hosts(events)
     for event in events:
         if not _phase(event, prefix):
             continue
         for item in event.get("findings") or []:
-            item = _on_server(item, event)
+            item = _on_server(item, event, control)
             key = (item.get("id"), item.get("summary"))
             if key not in seen:
                 seen.add(key)
@@ -35,11 +36,17 @@ def findings_of(events, prefix="triage"):
     return out
 
 
-def _on_server(item, event):
-    """A finding of a step delegated to an application server names that server (evidence.host, summary), so the
-    same finding on two servers stays two findings."""
+def _control_hosts(events):
+    """The hosts the incident is run from: those of the declare steps."""
+    return {event.get("host") for event in events if _phase(event, "declare")}
+
+
+def _on_server(item, event, control=frozenset()):
+    """A finding of a step run on an application server (delegated to it, or in a play on the servers) names
+    that server (evidence.host, summary), so the same finding on two servers stays two findings."""
     host = event.get("host")
-    if not event.get("delegated") or not host or (item.get("evidence") or {}).get("host"):
+    on_server = event.get("delegated") or (control and host not in control)
+    if not on_server or not host or (item.get("evidence") or {}).get("host"):
         return item
     evidence = dict(item.get("evidence") or {}, host=host)
     return dict(item, summary=f"{host}: {item.get('summary', '')}", evidence=evidence)

@@ -121,3 +121,25 @@ def test_app_port_blocked_is_named_for_a_person_and_nothing_is_changed(hosts_lab
     # a firewall is a person's decision: the rule is still there and the service was not restarted
     assert "DROP" in hosts.run_in_netns(hosts_lab.service("hosts")["hosts"][HOST], ["iptables", "-S", "INPUT"]).stdout
     assert host_sh(HOST, "systemctl show -p ExecMainStartTimestamp pynomaly").stdout == started
+
+
+@pytest.mark.drill
+def test_a_server_that_does_not_answer_over_ssh_never_hides_the_others(hosts_lab, incident_dir, fault, host_sh):
+    """app-2's sshd is stopped, app-1's service crashed: triage still reports app-1's crash and says app-2 does not
+    answer, diagnosis still names the scenario, and the run ends normally."""
+    fault("app-crash")
+    # sshd and its sessions (a kept SSH master connection would still get through)
+    host_sh(OTHER, "systemctl stop ssh.service; pkill sshd")
+    try:
+        planned = run_playbook("playbooks/p0-system-down.yml", hosts_lab.root, incident_dir,
+                               {"incident_id": "DRILL-SSH-DOWN"}, check=True)
+        assert host_sh(OTHER, "systemctl is-active ssh.service").stdout.strip() != "active", "sshd stayed down"
+    finally:
+        host_sh(OTHER, "systemctl start ssh.service")
+    assert planned.returncode == 0, planned.stdout[-4000:]
+    report, _ = report_of(incident_dir, "DRILL-SSH-DOWN")
+    findings = report.split("## Findings (triage)", 1)[1].split("\n## ", 1)[0]
+    assert f"| critical | `host.unreachable` | {OTHER} does not answer over SSH" in findings
+    assert f"| critical | `service.failed` | {HOST}: " in findings
+    assert "Application crashed (Scenario 1" in report
+    assert unit_state(host_sh) == "failed", "plan mode changed nothing"

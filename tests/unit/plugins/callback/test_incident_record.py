@@ -124,3 +124,21 @@ def test_secrets_in_results_never_reach_the_record(tmp_path):
     for secret in SECRETS:
         assert secret not in written
     assert "NOT delivered" in written and "1 alert firing" in written
+
+
+def test_triage_findings_no_single_check_carries_reach_the_report(tmp_path):
+    """A server that does not answer over SSH is a finding only of the set_fact that puts triage together."""
+    unreachable = {"id": "host.unreachable", "severity": "critical", "evidence": {"host": "app-2"},
+                   "summary": "app-2 does not answer over SSH: its checks could not run (connection refused)"}
+    down = {"id": "http.endpoint_down", "severity": "critical", "summary": "api is down", "evidence": {}}
+    folder = run(tmp_path, [
+        (Task("Run every chosen check at once", "sre.runbooks.incident_triage_info", "sre.runbooks.triage"),
+         {"status": "down", "findings": [down]}),
+        (Task("Put every finding in one list", "ansible.builtin.set_fact", "sre.runbooks.triage"),
+         {"ansible_facts": {"incident_findings": [down, unreachable], "incident_checks": {"hosts": {}}}}),
+    ])
+    report = (folder / "report.md").read_text()
+    findings = report.split("## Findings (triage)", 1)[1].split("\n## ", 1)[0]
+    assert "`host.unreachable`" in findings and "app-2 does not answer over SSH" in findings
+    assert findings.count("api is down") == 1, "a finding both recorded is listed once"
+    assert "No findings" not in findings

@@ -310,6 +310,18 @@ def test_a_finding_of_a_step_on_a_server_names_the_server_and_two_servers_stay_t
         ("api is down", None)]
 
 
+def test_a_finding_of_a_play_on_the_servers_names_its_server_the_control_node_s_do_not():
+    from ansible_collections.sre.runbooks.plugins.plugin_utils.report import findings_of
+    full = {"id": "host.disk_full", "severity": "critical", "summary": "/var/log is 100.0% full", "evidence": {}}
+    events = [{"phase": "declare", "host": "localhost", "delegated": False}]
+    events += [{"phase": "triage", "host": name, "delegated": False, "findings": [full]} for name in ("app-1", "app-2")]
+    events.append({"phase": "triage", "host": "localhost", "delegated": False,
+                   "findings": [{"id": "http.endpoint_down", "summary": "api is down", "evidence": {}}]})
+    assert [(f["summary"], f["evidence"].get("host")) for f in findings_of(events)] == [
+        ("app-1: /var/log is 100.0% full", "app-1"), ("app-2: /var/log is 100.0% full", "app-2"),
+        ("api is down", None)]
+
+
 def test_a_dry_run_says_its_messages_would_be_sent_not_that_they_were_lost():
     from ansible_collections.sre.runbooks.plugins.plugin_utils.report import _summary_lines
     told = [{"phase": "communicate", "check_mode": True, "notification": {"delivered": False}}] * 2
