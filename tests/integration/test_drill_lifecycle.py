@@ -131,3 +131,28 @@ def test_chat_and_status_page_down_never_stop_the_run(lab, incident_dir, notify)
     assert not [i for i in notify_server.state(lab)["statuspage"]["incidents"] if "DRILL-NOTIFY-DOWN" in i["name"]]
     assert all(r.get("status", 503) == 503 for r in notify_server.requests(lab, mark)
                if r["service"] in ("slack", "statuspage") and "status" in r)
+
+
+@pytest.mark.drill
+def test_a_hanging_dependency_is_waited_for_once_and_every_other_check_still_reports(lab, incident_dir,
+                                                                                     hanging_server):
+    """One health endpoint accepts connections and never answers. The plan run waits for it once (triage, its
+    timeout), reports it and every other check, and verification does not wait for it again: nothing changed."""
+    endpoints = [{"name": "api", "url": lab.service("app")["health_url"], "expect_status": [200]},
+                 {"name": "hung-dependency", "url": f"http://127.0.0.1:{hanging_server.port}/health",
+                  "expect_status": [200]}]
+    done = run_playbook("playbooks/p0-system-down.yml", lab.root, incident_dir,
+                        {"incident_id": "DRILL-HANG", "health_endpoints": endpoints}, check=True)
+    assert done.returncode == 0, done.stdout[-4000:]
+    assert hanging_server.connections == 1, "one request to the hanging endpoint: triage's, never verification's"
+    report, timeline = report_of(incident_dir, "DRILL-HANG")
+    said = next(e["msg"] for e in timeline if e["step"].endswith("Say what triage found"))
+    statuses = dict(line.split(": ", 1)[0:2] for line in said)
+    assert statuses["http"].startswith("DOWN") or statuses["http"].startswith("DEGRADED"), statuses["http"]
+    assert "hung-dependency" in statuses["http"] and "timed out" in statuses["http"]
+    assert all(not status.startswith("UNKNOWN") for status in statuses.values()), said
+    assert len(statuses) > 10, "every configured check reported"
+    shown = next(e["msg"] for e in timeline if e["step"].endswith("Say what the probe and monitoring show"))
+    assert any(line.startswith("not probed again (triage saw it time out") and line.endswith("hung-dependency")
+               for line in shown), shown
+    assert "| critical | `http.endpoint_down` | hung-dependency" in report
