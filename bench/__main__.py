@@ -40,8 +40,11 @@ from lab import services
 from lab.core import Lab
 
 PLANS = {
-    "full": {"fixed": 5, "module": 3, "triage": 3, "hang": 3, "http": 3, "sizes": [10, 200, 1000], "uri_size": 200},
-    "quick": {"fixed": 1, "module": 1, "triage": 1, "hang": 1, "http": 1, "sizes": [10, 50], "uri_size": 10},
+    # ab: runs with the incident_record callback disabled, beside the triage runs (a rough A/B; the callback's
+    # share judged is the instrumented one, which run-to-run noise does not touch)
+    "full": {"fixed": 5, "module": 3, "triage": 3, "ab": 1, "hang": 3, "http": 3, "sizes": [10, 200, 1000],
+             "uri_size": 200},
+    "quick": {"fixed": 1, "module": 1, "triage": 1, "ab": 1, "hang": 1, "http": 1, "sizes": [10, 50], "uri_size": 10},
 }
 ENDPOINT_TIMEOUT = 2.0  # seconds, every endpoint of the scale runs
 TRIAGE = REPO / "playbooks" / "p0-system-down.yml"
@@ -101,28 +104,43 @@ class Bench:
                    if name in CHECK_ARGS and target(name, lab_services)}
         wanted = dict(singles)
         wanted.update({name: AGGREGATE_ARGS[name](singles) for name in found if name in AGGREGATE_ARGS})
-        measured = {name: dict(self.time_module(name, args, target(name, lab_services) or "localhost"),
-                               kind="aggregate" if name in AGGREGATE_ARGS else "check")
-                    for name, args in wanted.items()}
+        timed_runs = self.time_modules({name: (args, target(name, lab_services) or "localhost")
+                                        for name, args in wanted.items()})
+        measured = {name: dict(timed_runs[name], kind="aggregate" if name in AGGREGATE_ARGS else "check")
+                    for name in wanted}
         not_measured = {name: "no line for it in CHECK_ARGS (bench/checks.py)" if name not in CHECK_ARGS
                         else "the lab runs no application server here" for name in found if name not in wanted}
         timed = {n: m for n, m in measured.items() if m["task_s"] is not None and m["kind"] == "check"}
         slowest = max(timed, key=lambda n: timed[n]["task_s"]) if timed else None
         self.results["modules"] = {
             "measured": measured, "not_measured": not_measured,
-            "slowest": {"name": slowest, "task_s": timed[slowest]["task_s"], "wall_s": timed[slowest]["wall_s"]}
-            if slowest else None}
+            "method": f"one playbook run, each module {self.plan['module']} times as its own task (rounds "
+                      "interleaved); the median of its task times",
+            "slowest": {"name": slowest, "task_s": timed[slowest]["task_s"]} if slowest else None}
 
-    def time_module(self, name: str, args: dict, host: str = "localhost") -> dict:
-        play = [{"name": f"Bench - {name} alone", "hosts": host, "gather_facts": False,
-                 "tasks": [{"name": f"Run {name} against the lab", f"sre.runbooks.{name}": args}]}]
-        path = self.work / f"check_{name}.yml"
-        path.write_text(yaml.safe_dump(play, sort_keys=False))
-        runs = [self.run(f"module {name}", playbook(path), self.env()) for _ in range(self.plan["module"])]
-        wall = median(r["wall_s"] for r in runs)
-        return {"task_s": median(task_seconds(r, name) for r in runs), "wall_s": wall,
-                "wall_minus_fixed_s": round(wall - self.fixed(), 3),
-                "status": sorted({str(t.get("status")) for r in runs for t in r["tasks"]}), "runs": runs}
+    def time_modules(self, wanted: dict) -> dict:
+        """Each module's task time: one playbook, a play per host, each module run plan["module"] times as its
+        own task, the rounds interleaved so that drift hits every module alike (one ansible-playbook start in
+        all, instead of one per module and repetition)."""
+        rounds = range(self.plan["module"])
+        plays = []
+        for host in sorted({host for _args, host in wanted.values()}):
+            tasks = [{"name": f"Bench {name} round {r}", f"sre.runbooks.{name}": args}
+                     for r in rounds for name, (args, on) in wanted.items() if on == host]
+            plays.append({"name": f"Bench - each check module alone, on {host}", "hosts": host,
+                          "gather_facts": False, "tasks": tasks})
+        path = self.work / "check_modules.yml"
+        path.write_text(yaml.safe_dump(plays, sort_keys=False))
+        run = self.run("each check module", playbook(path), self.env())
+        out = {}
+        for name in wanted:
+            tasks = [t for t in run["tasks"] if t["name"].startswith(f"Bench {name} round ")]
+            out[name] = {"task_s": median(t["seconds"] for t in tasks),
+                         "status": sorted({str(t.get("status")) for t in tasks}),
+                         "runs": [{"round": i, "seconds": t["seconds"], "status": t.get("status")}
+                                  for i, t in enumerate(tasks)]}
+        self.results["modules_run"] = {k: v for k, v in run.items() if k != "tasks"}
+        return out
 
     # 3. the whole triage, with and without the incident_record callback --------------------------------
     def triage_argv(self, *extra: str) -> list[str]:
@@ -133,18 +151,23 @@ class Bench:
         result = self.run(what, self.triage_argv(*extra), env)
         folders = [p for p in Path(env["SRE_INCIDENT_DIR"]).iterdir() if p.is_dir()]
         result["incident"] = read_incident(folders[0]) if folders else None
+        # From the command to the diagnosis (what is wrong, which scenario): the wall time less what came after.
+        after = (result["incident"] or {}).get("after_diagnosis_s")
+        result["until_diagnosis_s"] = round(result["wall_s"] - after, 3) if after is not None else None
         return result
 
     def measure_triage(self) -> None:
         with_cb, without_cb = [], []
-        for _ in range(self.plan["triage"]):  # interleaved, so that drift hits both sides alike
+        for index in range(self.plan["triage"]):  # interleaved, so that drift hits both sides alike
             with_cb.append(self.triage_run("triage"))
-            without_cb.append(self.triage_run("triage without callback", callbacks=WITHOUT_RECORD))
+            if index < self.plan["ab"]:
+                without_cb.append(self.triage_run("triage without callback", callbacks=WITHOUT_RECORD))
         with_s, without_s = median(r["wall_s"] for r in with_cb), median(r["wall_s"] for r in without_cb)
         instrumented = self.callback_instrumented()
         self.results["triage"] = {
             "command": "ansible-playbook playbooks/p0-system-down.yml -i inventories/lab --check",
             "with_callback_s": with_s, "without_callback_s": without_s,
+            "until_diagnosis_s": median(r["until_diagnosis_s"] for r in with_cb),
             "callback_disabled_wrote_nothing": all(r["incident"] is None for r in without_cb),
             "ab": {"added_s": round(with_s - without_s, 3), "share": round((with_s - without_s) / with_s, 4)},
             "instrumented": instrumented,
@@ -216,6 +239,9 @@ class Bench:
             "endpoints": ["api (the lab app's /health)", "hung-dependency (bench server /hang/0)"],
             "triage_http_timeout_s": configured_http_timeout(), "wall_s": wall,
             "added_s": round(wall - baseline["with_callback_s"], 3),
+            "until_diagnosis_s": median(r["until_diagnosis_s"] for r in runs),
+            "added_until_diagnosis_s": _minus(median(r["until_diagnosis_s"] for r in runs),
+                                              baseline.get("until_diagnosis_s")),
             "added_by_phase_s": {p: round(phases.get(p, 0) - base_phases.get(p, 0), 3)
                                  for p in sorted(set(phases) | set(base_phases))},
             "checks": reported[0] if reported else {},
@@ -270,8 +296,15 @@ def read_incident(folder: Path) -> dict:
     timeline = folder / "timeline.jsonl"
     lines = timeline.read_text().splitlines() if timeline.exists() else []
     events = [json.loads(line) for line in lines if line.strip()]
+    diagnosed = [e["elapsed_s"] for e in events if e["phase"] == "diagnose"]
     return {"phases_s": phase_seconds(events), "checks": triage_checks(events),
-            "report_md": (folder / "report.md").exists()}
+            "report_md": (folder / "report.md").exists(),
+            # what the run did after the diagnosis: messages, verification, evidence
+            "after_diagnosis_s": round(events[-1]["elapsed_s"] - diagnosed[-1], 3) if diagnosed else None}
+
+
+def _minus(a, b):
+    return round(a - b, 3) if a is not None and b is not None else None
 
 
 def phase_seconds(events: list[dict]) -> dict:

@@ -69,11 +69,15 @@ def _kb(path: str, field: str) -> int:
 
 
 def _is_module(pid: int) -> bool:
+    """A module process: AnsiballZ_<module>.py run from a file, or, pipelined (ansible.cfg), a bare Python
+    reading the module from its stdin (the controller and its workers run python with ansible-playbook)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"AnsiballZ_" in handle.read()
+            cmdline = handle.read()
     except OSError:
         return False
+    argv = [arg for arg in cmdline.split(b"\0") if arg]
+    return b"AnsiballZ_" in cmdline or (len(argv) == 1 and os.path.basename(argv[0]).startswith(b"python"))
 
 
 class MemorySampler(threading.Thread):
