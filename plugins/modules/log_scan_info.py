@@ -94,8 +94,8 @@ findings:
     - Ids C(log.pattern_found) (info - evidence, not a fault by itself; one per source and pattern found;
       evidence C(source), C(pattern), C(count), C(last) (the last matching line)),
     - C(log.oom_kill) (critical; one per killed process; evidence C(process), C(pid) (null for systemd's lines),
-      C(count), C(lines), C(before_current_run)); info when the O(unit) is active and the kill came before its
-      current main process started (it ended an earlier run),
+      C(count), C(lines), C(before_current_run)); info when the kill came before the O(unit)'s last main process
+      started, whether that process runs now or has just failed (the kill ended an earlier run),
     - C(log.source_unreadable) (warning; a file missing or unreadable, or the journal not readable; C(source),
       C(reason)),
     - C(log.kernel_log_unreadable) (info; the kernel log cannot be read here, so OOM kills cannot be seen; C(reason)).
@@ -327,7 +327,7 @@ def oom_findings(kills, running_since=None):
         last = stamp(lines[-1])
         earlier = running_since is not None and last is not None and last < running_since
         if earlier:
-            summary += f", before the service's current run (running since {running_since:%Y-%m-%d %H:%M:%S} UTC)"
+            summary += f", before the service's last run (started {running_since:%Y-%m-%d %H:%M:%S} UTC)"
         findings.append(finding("log.oom_kill", "info" if earlier else "critical", summary,
                                 {"process": process, "pid": pid, "count": len(lines), "lines": lines[-10:],
                                  "before_current_run": earlier}))
@@ -335,10 +335,11 @@ def oom_findings(kills, running_since=None):
 
 
 def running_since(module, unit):
-    """When the unit's current main process started, if the unit is active now; else None."""
+    """When the unit's last main process started (running now, or the one that just failed or exited); None
+    when it never started. A kill before then ended an earlier run, not this one."""
     props = unit_properties(module, unit, ("ActiveState", "ExecMainStartTimestamp"))
     started = systemd_time(props.get("ExecMainStartTimestamp"))
-    if props.get("ActiveState") != "active" or not started:
+    if not started:
         return None
     return datetime.datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
 
