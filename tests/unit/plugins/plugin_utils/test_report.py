@@ -1,3 +1,5 @@
+import pytest
+
 from ansible_collections.sre.runbooks.plugins.plugin_utils.report import outcome, render_report
 
 
@@ -299,22 +301,15 @@ def test_the_summary_says_outcome_window_escalation_messages_and_evidence():
         assert line in summary
 
 
-def test_a_finding_of_a_step_on_a_server_names_the_server_and_two_servers_stay_two():
-    from ansible_collections.sre.runbooks.plugins.plugin_utils.report import findings_of
-    full = {"id": "host.disk_full", "severity": "critical", "summary": "/var/log is 100.0% full", "evidence": {}}
-    events = [{"phase": "triage", "host": name, "delegated": True, "findings": [full]} for name in ("app-1", "app-2")]
-    events.append({"phase": "triage", "host": "localhost", "delegated": False,
-                   "findings": [{"id": "http.endpoint_down", "summary": "api is down", "evidence": {}}]})
-    assert [(f["summary"], f["evidence"].get("host")) for f in findings_of(events)] == [
-        ("app-1: /var/log is 100.0% full", "app-1"), ("app-2: /var/log is 100.0% full", "app-2"),
-        ("api is down", None)]
-
-
-def test_a_finding_of_a_play_on_the_servers_names_its_server_the_control_node_s_do_not():
+@pytest.mark.parametrize("delegated", [True, False], ids=["delegated to the server", "a play on the servers"])
+def test_a_finding_of_a_step_on_a_server_names_the_server_and_two_servers_stay_two(delegated):
+    """Delegated from the control node, or run in a play on the servers themselves: the control node is the host
+    of the declare steps, and a finding of any other host names it."""
     from ansible_collections.sre.runbooks.plugins.plugin_utils.report import findings_of
     full = {"id": "host.disk_full", "severity": "critical", "summary": "/var/log is 100.0% full", "evidence": {}}
     events = [{"phase": "declare", "host": "localhost", "delegated": False}]
-    events += [{"phase": "triage", "host": name, "delegated": False, "findings": [full]} for name in ("app-1", "app-2")]
+    events += [{"phase": "triage", "host": name, "delegated": delegated, "findings": [full]}
+               for name in ("app-1", "app-2")]
     events.append({"phase": "triage", "host": "localhost", "delegated": False,
                    "findings": [{"id": "http.endpoint_down", "summary": "api is down", "evidence": {}}]})
     assert [(f["summary"], f["evidence"].get("host")) for f in findings_of(events)] == [
